@@ -1,0 +1,1 @@
+//! Links the C test suite; the tests live in tests/.

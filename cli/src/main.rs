@@ -1,0 +1,2 @@
+//! The `memalloc` command.
+fn main() {}

@@ -1,0 +1,140 @@
+//! The C types of `memalloc.h`: status codes, stats, options, block kinds, policies.
+//!
+//! Values that C hands in (statuses, policies) are plain integers, never Rust enums: an
+//! unknown value is rejected instead of being undefined behaviour.
+
+use std::ffi::{c_int, c_void};
+
+use crate::{BlockKind, Stats};
+
+/// The result of every fallible `ma_` function: `MA_OK` (0) or an `MA_ERR_*` code.
+/// A call that returns an error changes nothing, out-parameters included.
+pub type ma_status = i32;
+
+/// Success.
+pub const MA_OK: ma_status = 0;
+/// The handle, an out-pointer or a callback argument is NULL.
+pub const MA_ERR_NULL_POINTER: ma_status = 1;
+/// The size is 0; or, for a free, `addr + size` passes the capacity (overflow included).
+pub const MA_ERR_INVALID_SIZE: ma_status = 2;
+/// No free contiguous block can hold the request (also: size > capacity).
+pub const MA_ERR_OUT_OF_MEMORY: ma_status = 3;
+/// The address is not below the capacity.
+pub const MA_ERR_INVALID_ADDRESS: ma_status = 4;
+/// No live allocation starts at that address: never allocated, already freed (double
+/// free), or inside another block.
+pub const MA_ERR_NOT_ALLOCATED: ma_status = 5;
+/// A live allocation starts at that address, with another size.
+pub const MA_ERR_SIZE_MISMATCH: ma_status = 6;
+/// The alignment is 0 or not a power of two.
+pub const MA_ERR_INVALID_ALIGNMENT: ma_status = 7;
+/// Any other bad argument (unknown policy, bad options).
+pub const MA_ERR_INVALID_ARGUMENT: ma_status = 8;
+/// An internal invariant failed or a panic was caught; never expected.
+pub const MA_ERR_INTERNAL: ma_status = 9;
+
+/// The allocator's counters, filled by `ma_get_stats`.
+/// Always `capacity == allocated + free + padding`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ma_stats {
+    /// The managed range is `[0, capacity)`.
+    pub capacity: usize,
+    /// Sum of the sizes of live allocations.
+    pub allocated: usize,
+    /// Units in free blocks: what can still be handed out.
+    pub free: usize,
+    /// Size of the largest free block (0 when none): the largest size that `ma_alloc`
+    /// would succeed with right now.
+    pub largest_free: usize,
+    /// Number of free blocks; adjacent free space is always merged.
+    pub free_blocks: usize,
+    /// Number of live allocations.
+    pub allocations: usize,
+    /// Units that belong to allocations beyond their sizes (`min_alignment` rounding,
+    /// buddy rounding); 0 for first fit and best fit with `min_alignment` 1.
+    pub padding: usize,
+}
+
+impl From<Stats> for ma_stats {
+    fn from(s: Stats) -> Self {
+        ma_stats {
+            capacity: s.capacity,
+            allocated: s.allocated,
+            free: s.free,
+            largest_free: s.largest_free,
+            free_blocks: s.free_blocks,
+            allocations: s.allocations,
+            padding: s.padding,
+        }
+    }
+}
+
+/// What an extent reported by `ma_walk` holds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ma_block_kind {
+    /// Free space.
+    MA_BLOCK_FREE = 0,
+    /// A live allocation, exactly its size.
+    MA_BLOCK_ALLOCATED = 1,
+    /// Units of the allocation just before, beyond its size.
+    MA_BLOCK_PADDING = 2,
+}
+
+impl From<BlockKind> for ma_block_kind {
+    fn from(kind: BlockKind) -> Self {
+        match kind {
+            BlockKind::Free => ma_block_kind::MA_BLOCK_FREE,
+            BlockKind::Allocated => ma_block_kind::MA_BLOCK_ALLOCATED,
+            BlockKind::Padding => ma_block_kind::MA_BLOCK_PADDING,
+        }
+    }
+}
+
+/// The callback of `ma_walk`: called once per extent, in ascending address order.
+/// Returning non-zero stops the walk.
+pub type ma_walk_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, start: usize, size: usize, kind: ma_block_kind) -> c_int>;
+
+/// Placement policies, for `ma_options.policy` (which is a `uint32_t`: any other value
+/// is rejected with `MA_ERR_INVALID_ARGUMENT`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ma_policy {
+    /// Lowest-addressed fit; exactly the reference's addresses. O(log n).
+    MA_POLICY_FIRST_FIT = 0,
+    /// Smallest fitting block, ties to the lowest address. O(log n).
+    MA_POLICY_BEST_FIT = 1,
+    /// Two-level segregated fit: O(1) good fit; exact sizes, and never out of memory
+    /// while some free block can hold the request.
+    MA_POLICY_TLSF = 2,
+    /// Binary buddy: power-of-two blocks, rounding shows as padding.
+    MA_POLICY_BUDDY = 3,
+}
+
+/// Creation options for `ma_create_with`. The struct only grows at its end: always start
+/// from `ma_options_init`, which sets `struct_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ma_options {
+    /// Set by `ma_options_init`: the size of the struct the caller was compiled with.
+    pub struct_size: usize,
+    /// The managed range is `[0, capacity)`; must be positive.
+    pub capacity: usize,
+    /// An `ma_policy` value.
+    pub policy: u32,
+    /// Every address is a multiple of it; a power of two; default 1.
+    pub min_alignment: usize,
+}
+
+impl Default for ma_options {
+    fn default() -> Self {
+        ma_options {
+            struct_size: size_of::<ma_options>(),
+            capacity: 0,
+            policy: ma_policy::MA_POLICY_FIRST_FIT as u32,
+            min_alignment: 1,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Free-space indexes: where the free blocks live and how a placement is chosen.
+//!
+//! [`crate::MemoryAllocator`] owns validation and the live-allocation table; it asks a
+//! [`FreeIndex`] only "find room for this many units" and "this range is free again".
+//! Each placement policy is one file implementing that trait, so a new policy is added
+//! beside the others without touching the core.
+
+mod best_fit;
+mod first_fit;
+
+pub(crate) use best_fit::BestFitIndex;
+pub(crate) use first_fit::FirstFitIndex;
+
+/// The free space of one allocator, under one placement policy.
+///
+/// Ranges are half-open `[start, start + size)`, sizes never 0. The caller (the core)
+/// guarantees that every range it gives back was taken earlier and is not free, and that
+/// `start + size` never passes the capacity; an index therefore never validates.
+pub(crate) trait FreeIndex: Send + Sync {
+    /// The units an allocation needing `size` units occupies under this policy
+    /// (buddy rounds up to a power of two). `None` when that does not fit in `usize`.
+    fn footprint(&self, size: usize) -> Option<usize> {
+        Some(size)
+    }
+
+    /// Takes `size` units at an address that is a multiple of `align` (a power of two),
+    /// choosing the block by the policy, and returns the address. The part of the block
+    /// before that address, if any, stays free.
+    fn take(&mut self, size: usize, align: usize) -> Option<usize>;
+
+    /// Takes exactly `[start, start + size)` if that range is free; used to grow an
+    /// allocation in place. Returns whether it did.
+    fn take_at(&mut self, start: usize, size: usize) -> bool;
+
+    /// Returns `[start, start + size)` to free space, merging it with free neighbours.
+    fn give(&mut self, start: usize, size: usize);
+
+    /// The size of the largest free block (0 when none).
+    fn largest(&self) -> usize;
+
+    /// The sum of the sizes of the free blocks.
+    fn free_units(&self) -> usize;
+
+    /// The number of free blocks.
+    fn free_blocks(&self) -> usize;
+
+    /// The free blocks as `(start, size)`, in ascending address order.
+    fn blocks(&self) -> Box<dyn Iterator<Item = (usize, usize)> + '_>;
+
+    /// Checks the index's own invariants (tree shape, augmented fields, counters).
+    fn check(&self) -> Result<(), String>;
+}
+
+/// Rounds `value` up to a multiple of `align` (a power of two); `None` on overflow.
+pub(crate) fn align_up(value: usize, align: usize) -> Option<usize> {
+    debug_assert!(align.is_power_of_two());
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// Where an allocation of `size` aligned to `align` would start inside the free block
+/// `(start, block_size)`, if it fits there.
+pub(crate) fn fit_in_block(start: usize, block_size: usize, size: usize, align: usize) -> Option<usize> {
+    let at = align_up(start, align)?;
+    let used = (at - start).checked_add(size)?;
+    (used <= block_size).then_some(at)
+}
