@@ -1,0 +1,31 @@
+//! `memalloc demo` prints the worked example exactly as REFERENCE.md gives it.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_memalloc")).args(args).output().expect("memalloc runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+}
+
+#[test]
+fn demo_prints_every_step_of_the_worked_example() {
+    let (ok, stdout, _) = run(&["demo"]);
+    assert!(ok);
+    let expected = [
+        "1. allocate(20)   -> 0      [Allocated(0-19)] [Free(20-99)]",
+        "4. free(20, 30)   -> ok     [Allocated(0-19)] [Free(20-49)] [Allocated(50-89)] [Free(90-99)]",
+        "5. allocate(25)   -> 20     [Allocated(0-19)] [Allocated(20-44)] [Free(45-49)] [Allocated(50-89)] [Free(90-99)]",
+        "7. free(20, 25)   -> ok     [Free(0-49)] [Allocated(50-89)] [Free(90-99)]",
+        "free(50, 10) is rejected: the live allocation at this address has another size; the map is unchanged: true",
+    ];
+    for line in expected {
+        assert!(stdout.lines().any(|l| l == line), "missing line {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn demo_rejects_an_unknown_policy_with_the_known_ones() {
+    let (ok, _, stderr) = run(&["demo", "--policy", "worst-fit"]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown policy 'worst-fit'") && stderr.contains("first-fit"), "{stderr}");
+}
