@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::Error;
-use crate::index::{BestFitIndex, FirstFitIndex, FreeIndex, align_up};
+use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, FreeIndex, align_up};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -16,17 +16,22 @@ pub enum Policy {
     FirstFit,
     /// The smallest block that fits, ties to the lowest address, O(log n).
     BestFit,
+    /// Binary buddy: sizes rounded up to a power of two (the rounding shows as padding),
+    /// blocks aligned to their size, split on allocation and merged with their buddy on
+    /// free; O(log capacity * log n). Grows in place only within the rounded size.
+    Buddy,
 }
 
 impl Policy {
     /// Every policy, in C `ma_policy` order.
-    pub const ALL: [Policy; 2] = [Policy::FirstFit, Policy::BestFit];
+    pub const ALL: [Policy; 3] = [Policy::FirstFit, Policy::BestFit, Policy::Buddy];
 
     /// The policy's name as the command line and `MEMALLOC_POLICY` spell it.
     pub const fn name(self) -> &'static str {
         match self {
             Policy::FirstFit => "first-fit",
             Policy::BestFit => "best-fit",
+            Policy::Buddy => "buddy",
         }
     }
 
@@ -35,6 +40,7 @@ impl Policy {
         match code {
             0 => Some(Policy::FirstFit),
             1 => Some(Policy::BestFit),
+            3 => Some(Policy::Buddy),
             _ => None,
         }
     }
@@ -43,6 +49,7 @@ impl Policy {
         match self {
             Policy::FirstFit => Box::new(FirstFitIndex::new(capacity)),
             Policy::BestFit => Box::new(BestFitIndex::new(capacity)),
+            Policy::Buddy => Box::new(BuddyIndex::new(capacity)),
         }
     }
 }
@@ -439,8 +446,8 @@ impl MemoryAllocator {
 
     /// Verifies every invariant: the index's own (order, balance, augmented fields),
     /// then that free blocks and allocations tile `[0, capacity)` exactly with no two
-    /// free blocks adjacent, and that every counter matches the map. Tests and fuzzers
-    /// call it after every step.
+    /// free blocks adjacent (except under buddy, which merges only buddies), and that
+    /// every counter matches the map. Tests and fuzzers call it after every step.
     ///
     /// # Errors
     /// A description of the first violation found.
@@ -459,7 +466,7 @@ impl MemoryAllocator {
                 BlockKind::Allocated => allocated += block.size,
                 BlockKind::Padding => padding += block.size,
                 BlockKind::Free => {
-                    if previous == Some(BlockKind::Free) {
+                    if previous == Some(BlockKind::Free) && self.index.merges_adjacent() {
                         return Err(format!("adjacent free blocks at {at}"));
                     }
                     if block.start % self.min_alignment != 0 || block.size % self.min_alignment != 0 {

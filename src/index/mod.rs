@@ -6,9 +6,11 @@
 //! beside the others without touching the core.
 
 mod best_fit;
+mod buddy;
 mod first_fit;
 
 pub(crate) use best_fit::BestFitIndex;
+pub(crate) use buddy::BuddyIndex;
 pub(crate) use first_fit::FirstFitIndex;
 
 /// The free space of one allocator, under one placement policy.
@@ -21,6 +23,14 @@ pub(crate) trait FreeIndex: Send + Sync {
     /// (buddy rounds up to a power of two). `None` when that does not fit in `usize`.
     fn footprint(&self, size: usize) -> Option<usize> {
         Some(size)
+    }
+
+    /// Whether free blocks that touch are always merged into one, so that no two free
+    /// blocks are ever adjacent. Buddy answers `false`: it merges a block only with its
+    /// buddy, so neighbours that are not buddies (or lie in different top-level blocks)
+    /// stay apart, and the core's invariant check then allows adjacent free blocks.
+    fn merges_adjacent(&self) -> bool {
+        true
     }
 
     /// Takes `size` units at an address that is a multiple of `align` (a power of two),
