@@ -10,53 +10,17 @@
 
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::env;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The SONAME the top-level build.rs gives the shared library (`0.MINOR` below 1.0).
-const SONAME: &str = "libmemalloc.so.0.1";
+use support::{SONAME, TempDir, library_dir, workspace_root};
 
 /// The map after the last step of the worked example, as demo.c prints it.
 const FINAL_MAP: &str = "    [Free(0-49)] [Allocated(50-89)] [Free(90-99)]";
-
-/// The workspace root: the parent of this crate.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("c_tests has a parent").to_path_buf()
-}
-
-/// The directory that holds the `libmemalloc.a` and `libmemalloc.so` of this build: the
-/// test executable's own directory (`target/<profile>/deps`), else the one above it.
-/// Found from the executable, so it follows `CARGO_TARGET_DIR` and `--target`.
-fn library_dir() -> PathBuf {
-    let exe = env::current_exe().expect("the test knows its executable");
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .find(|dir| dir.join("libmemalloc.a").is_file() && dir.join("libmemalloc.so").is_file())
-        .unwrap_or_else(|| panic!("no libmemalloc.a and libmemalloc.so beside {}", exe.display()))
-        .to_path_buf()
-}
-
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = env::temp_dir().join(format!("memalloc-{name}-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).expect("the temporary directory is writable");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `cc -std=c11 -Wall -Wextra -Werror -pedantic -I include examples/demo.c ARGS -o OUT`.
 fn compile(out: &Path, link_args: &[&str]) {

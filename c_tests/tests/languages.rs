@@ -1,0 +1,142 @@
+//! memalloc used the way other ecosystems use a C library: installed under a prefix and
+//! found with pkg-config, from C++ through `include/memalloc.hpp`, and from Python through
+//! the ctypes module in `examples/python/`. Each test runs the real tools (`bash`, `cc`,
+//! `c++`, `pkg-config`, `python3`) on the libraries cargo built for this run.
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{SONAME, TempDir, library_dir, workspace_root};
+
+/// Runs `command`, requires success, returns stdout.
+fn run(what: &str, command: &mut Command) -> String {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn install_script_lays_out_a_prefix_that_pkg_config_finds() {
+    let tmp = TempDir::new("install");
+    let prefix = tmp.0.join("prefix");
+    run(
+        "scripts/install.sh",
+        Command::new("bash")
+            .arg(workspace_root().join("scripts/install.sh"))
+            .arg(&prefix)
+            .env("SKIP_BUILD", "1")
+            .env("MEMALLOC_LIB_DIR", library_dir()),
+    );
+    let lib = prefix.join("lib");
+    for file in ["libmemalloc.a", "libmemalloc.so", SONAME, "pkgconfig/memalloc.pc"] {
+        assert!(lib.join(file).exists(), "{file} is not installed");
+    }
+    assert_eq!(std::fs::read_link(lib.join("libmemalloc.so")).unwrap(), Path::new(SONAME));
+    assert!(prefix.join("include/memalloc.h").is_file() && prefix.join("include/memalloc.hpp").is_file());
+
+    // The installed shared library names itself by its SONAME.
+    let dynamic = run("readelf -d", Command::new("readelf").arg("-d").arg(lib.join(SONAME)));
+    assert!(dynamic.contains(&format!("Library soname: [{SONAME}]")), "{dynamic}");
+
+    // cc app.c $(pkg-config --cflags --libs memalloc), as the README says.
+    let flags = run(
+        "pkg-config",
+        Command::new("pkg-config")
+            .args(["--cflags", "--libs", "memalloc"])
+            .env("PKG_CONFIG_PATH", lib.join("pkgconfig")),
+    );
+    let exe = tmp.0.join("demo");
+    run(
+        "cc with pkg-config flags",
+        Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg(workspace_root().join("examples/demo.c"))
+            .args(flags.split_whitespace())
+            .arg("-o")
+            .arg(&exe),
+    );
+    let stdout = run("the installed demo", Command::new(&exe).env("LD_LIBRARY_PATH", &lib));
+    assert!(stdout.contains("[Free(0-49)] [Allocated(50-89)] [Free(90-99)]"), "{stdout}");
+}
+
+#[test]
+fn cpp_wrapper_example_builds_with_strict_flags_and_runs() {
+    let tmp = TempDir::new("cpp");
+    let exe = tmp.0.join("raii");
+    let root = workspace_root();
+    run(
+        "c++ examples/cpp/raii.cpp",
+        Command::new("c++")
+            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+            .arg(root.join("include"))
+            .arg(root.join("examples/cpp/raii.cpp"))
+            .arg(library_dir().join("libmemalloc.a"))
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&exe),
+    );
+    let stdout = run("the C++ example", &mut Command::new(&exe));
+    for expected in [
+        "allocated 0, 20, 50",
+        "scoped allocation at 20: [Allocated(0-19)] [Allocated(20-44)] [Free(45-49)] [Allocated(50-89)] [Free(90-99)] ",
+        "after the scope: [Allocated(0-19)] [Free(20-49)] [Allocated(50-89)] [Free(90-99)] ",
+        "free(50, 10) threw status 6: the live allocation at this address has another size",
+        "all freed: [Free(0-99)] ",
+    ] {
+        assert!(stdout.lines().any(|line| line == expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn c_header_compiles_as_cpp() {
+    let tmp = TempDir::new("header-cpp");
+    let source = tmp.0.join("only_header.cpp");
+    std::fs::write(&source, "#include \"memalloc.h\"\nint main() { return ma_create(0) == nullptr ? 0 : 1; }\n")
+        .unwrap();
+    let exe = tmp.0.join("only_header");
+    run(
+        "c++ on memalloc.h",
+        Command::new("c++")
+            .args(["-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+            .arg(workspace_root().join("include"))
+            .arg(&source)
+            .arg(library_dir().join("libmemalloc.a"))
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&exe),
+    );
+    run("the header-only C++ program", &mut Command::new(&exe));
+}
+
+fn python(args: &[&str]) -> String {
+    let dir = workspace_root().join("examples/python");
+    run(
+        &format!("python3 {args:?}"),
+        Command::new("python3").args(args).current_dir(dir).env("MEMALLOC_LIB", library_dir().join("libmemalloc.so")),
+    )
+}
+
+#[test]
+fn python_worked_example_prints_the_reference_maps() {
+    let stdout = python(&["worked_example.py"]);
+    for expected in [
+        "5. allocate(25) -> 20  [Allocated(0-19)] [Allocated(20-44)] [Free(45-49)] [Allocated(50-89)] [Free(90-99)]",
+        "7. free(20, 25) -> ok  [Free(0-49)] [Allocated(50-89)] [Free(90-99)]",
+        "free(50, 10) raises SizeMismatch: the live allocation at this address has another size",
+    ] {
+        assert!(stdout.lines().any(|line| line == expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn python_binding_unit_tests_pass() {
+    python(&["-m", "unittest", "-q", "test_memalloc"]);
+}

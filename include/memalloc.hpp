@@ -1,0 +1,194 @@
+// memalloc.hpp: a header-only C++17 wrapper over memalloc.h.
+//
+// memalloc::Allocator owns an ma_allocator handle (move-only, destroyed with it); every
+// non-OK status is thrown as memalloc::Error, which carries the status code;
+// memalloc::Allocation is a scoped guard that frees its range when it goes out of scope.
+//
+//     memalloc::Allocator heap(100);
+//     {
+//         memalloc::Allocation a = heap.scoped(20);   // freed at the closing brace
+//         use(a.address(), a.size());
+//     }
+//
+// Thread safety is the C library's: one Allocator may be used from many threads at once.
+#ifndef MEMALLOC_HPP
+#define MEMALLOC_HPP
+
+#include <cstddef>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "memalloc.h"
+
+namespace memalloc {
+
+/// A non-OK ma_status, as an exception; what() is ma_status_str's text.
+class Error : public std::runtime_error {
+public:
+    explicit Error(ma_status status) : std::runtime_error(ma_status_str(status)), status_(status) {}
+    /// The MA_ERR_* code.
+    ma_status status() const noexcept { return status_; }
+
+private:
+    ma_status status_;
+};
+
+/// Throws Error for any status but MA_OK.
+inline void check(ma_status status) {
+    if (status != MA_OK) {
+        throw Error(status);
+    }
+}
+
+/// One extent of the memory map, as ma_walk reports it.
+struct Block {
+    std::size_t start;
+    std::size_t size;
+    ma_block_kind kind;
+};
+
+class Allocation;
+
+/// An allocator over [0, capacity): owns its handle, move-only.
+class Allocator {
+public:
+    /// A first-fit allocator; throws Error(MA_ERR_INVALID_ARGUMENT) for capacity 0.
+    explicit Allocator(std::size_t capacity) : handle_(ma_create(capacity)) {
+        if (handle_ == nullptr) {
+            throw Error(MA_ERR_INVALID_ARGUMENT);
+        }
+    }
+
+    /// An allocator with a policy and a minimum alignment (see ma_create_with).
+    Allocator(std::size_t capacity, ma_policy policy, std::size_t min_alignment = 1) {
+        ma_options options;
+        ma_options_init(&options);
+        options.capacity = capacity;
+        options.policy = static_cast<uint32_t>(policy);
+        options.min_alignment = min_alignment;
+        check(ma_create_with(&options, &handle_));
+    }
+
+    Allocator(const Allocator &) = delete;
+    Allocator &operator=(const Allocator &) = delete;
+    Allocator(Allocator &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Allocator &operator=(Allocator &&other) noexcept {
+        if (this != &other) {
+            ma_destroy(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    ~Allocator() { ma_destroy(handle_); }
+
+    /// Allocates `size` units and returns the address.
+    std::size_t alloc(std::size_t size) {
+        std::size_t addr = 0;
+        check(ma_alloc(handle_, size, &addr));
+        return addr;
+    }
+
+    /// Allocates `size` units at a multiple of `alignment`.
+    std::size_t alloc_aligned(std::size_t size, std::size_t alignment) {
+        std::size_t addr = 0;
+        check(ma_alloc_aligned(handle_, size, alignment, &addr));
+        return addr;
+    }
+
+    /// Frees the allocation (addr, size), checked as ma_free checks it.
+    void free(std::size_t addr, std::size_t size) { check(ma_free(handle_, addr, size)); }
+
+    /// Resizes an allocation; returns its (possibly new) address.
+    std::size_t realloc(std::size_t addr, std::size_t old_size, std::size_t new_size) {
+        std::size_t out = 0;
+        check(ma_realloc(handle_, addr, old_size, new_size, &out));
+        return out;
+    }
+
+    /// The size of the live allocation at `addr`.
+    std::size_t size_of(std::size_t addr) const {
+        std::size_t size = 0;
+        check(ma_size_of(handle_, addr, &size));
+        return size;
+    }
+
+    /// Frees every allocation at once.
+    void reset() { check(ma_reset(handle_)); }
+
+    /// The counters.
+    ma_stats stats() const {
+        ma_stats stats{};
+        check(ma_get_stats(handle_, &stats));
+        return stats;
+    }
+
+    /// The memory map, in ascending address order.
+    std::vector<Block> blocks() const {
+        std::vector<Block> out;
+        check(ma_walk(handle_, &collect, &out));
+        return out;
+    }
+
+    /// Allocates `size` units owned by the returned guard, which frees them.
+    Allocation scoped(std::size_t size);
+
+    /// The C handle, for calls the wrapper does not cover. Still owned by this object.
+    ma_allocator *handle() const noexcept { return handle_; }
+
+private:
+    static int collect(void *ctx, std::size_t start, std::size_t size, ma_block_kind kind) {
+        static_cast<std::vector<Block> *>(ctx)->push_back(Block{start, size, kind});
+        return 0;
+    }
+
+    ma_allocator *handle_ = nullptr;
+};
+
+/// A live allocation that frees itself when destroyed; move-only.
+class Allocation {
+public:
+    Allocation(Allocator &owner, std::size_t size) : owner_(&owner), address_(owner.alloc(size)), size_(size) {}
+    Allocation(const Allocation &) = delete;
+    Allocation &operator=(const Allocation &) = delete;
+    Allocation(Allocation &&other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)), address_(other.address_), size_(other.size_) {}
+    Allocation &operator=(Allocation &&other) noexcept {
+        if (this != &other) {
+            reset();
+            owner_ = std::exchange(other.owner_, nullptr);
+            address_ = other.address_;
+            size_ = other.size_;
+        }
+        return *this;
+    }
+    ~Allocation() { reset(); }
+
+    std::size_t address() const noexcept { return address_; }
+    std::size_t size() const noexcept { return size_; }
+
+    /// Gives up ownership without freeing; returns the address.
+    std::size_t release() noexcept {
+        owner_ = nullptr;
+        return address_;
+    }
+
+private:
+    void reset() noexcept {
+        if (owner_ != nullptr) {
+            // Cannot fail for a range this guard allocated; never throw from a destructor.
+            (void)ma_free(owner_->handle(), address_, size_);
+            owner_ = nullptr;
+        }
+    }
+
+    Allocator *owner_;
+    std::size_t address_;
+    std::size_t size_;
+};
+
+inline Allocation Allocator::scoped(std::size_t size) { return Allocation(*this, size); }
+
+}  // namespace memalloc
+
+#endif  // MEMALLOC_HPP
