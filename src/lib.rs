@@ -30,3 +30,8 @@ mod index;
 
 pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Stats};
 pub use error::Error;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -140,3 +140,34 @@ fn python_worked_example_prints_the_reference_maps() {
 fn python_binding_unit_tests_pass() {
     python(&["-m", "unittest", "-q", "test_memalloc"]);
 }
+
+/// The fenced block of README.md that follows `marker` (a line ending in a colon).
+fn readme_block_after(marker: &str) -> String {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
+    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
+    let body = &after[after.find("```").expect("a fenced block follows")..];
+    let body = &body[body.find('\n').expect("the fence ends its line") + 1..];
+    body[..body.find("```").expect("the block is closed")].to_string()
+}
+
+#[test]
+fn readme_quickstart_is_the_example_file_and_prints_what_the_readme_says() {
+    let root = workspace_root();
+    let source = std::fs::read_to_string(root.join("examples/quickstart.c")).unwrap();
+    assert_eq!(readme_block_after("`examples/quickstart.c` (the tests compile"), source);
+
+    let tmp = TempDir::new("quickstart");
+    let exe = tmp.0.join("quickstart");
+    run(
+        "cc examples/quickstart.c",
+        Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+            .arg(root.join("include"))
+            .arg(root.join("examples/quickstart.c"))
+            .arg(library_dir().join("libmemalloc.a"))
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&exe),
+    );
+    let stdout = run("the quickstart", &mut Command::new(&exe));
+    assert_eq!(stdout, readme_block_after("It prints:"));
+}

@@ -4,7 +4,11 @@ use std::process::Command;
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_memalloc")).args(args).output().expect("memalloc runs");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
 }
 
 #[test]
@@ -28,4 +32,15 @@ fn demo_rejects_an_unknown_policy_with_the_known_ones() {
     let (ok, _, stderr) = run(&["demo", "--policy", "worst-fit"]);
     assert!(!ok);
     assert!(stderr.contains("unknown policy 'worst-fit'") && stderr.contains("first-fit"), "{stderr}");
+}
+
+#[test]
+fn readme_shows_the_demo_output_verbatim() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let after = &readme[readme.find("`cargo run --release -- demo` prints:").expect("README shows the demo")..];
+    let body = &after[after.find("```text\n").expect("a text block follows") + "```text\n".len()..];
+    let shown = &body[..body.find("```").expect("the block is closed")];
+    let (ok, stdout, _) = run(&["demo"]);
+    assert!(ok);
+    assert_eq!(shown, stdout, "README.md's demo output is stale");
 }
