@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::Error;
-use crate::index::{BestFitIndex, FirstFitIndex, FreeIndex, align_up};
+use crate::index::{BestFitIndex, FirstFitIndex, FreeIndex, TlsfIndex, align_up};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -16,17 +16,22 @@ pub enum Policy {
     FirstFit,
     /// The smallest block that fits, ties to the lowest address, O(log n).
     BestFit,
+    /// Two-level segregated fit: a good fit in O(1) from size classes (32 per power of
+    /// two), exact sizes, and never out of memory while some free block can hold the
+    /// request (a request that only its own size class can serve scans that class).
+    Tlsf,
 }
 
 impl Policy {
     /// Every policy, in C `ma_policy` order.
-    pub const ALL: [Policy; 2] = [Policy::FirstFit, Policy::BestFit];
+    pub const ALL: [Policy; 3] = [Policy::FirstFit, Policy::BestFit, Policy::Tlsf];
 
     /// The policy's name as the command line and `MEMALLOC_POLICY` spell it.
     pub const fn name(self) -> &'static str {
         match self {
             Policy::FirstFit => "first-fit",
             Policy::BestFit => "best-fit",
+            Policy::Tlsf => "tlsf",
         }
     }
 
@@ -35,6 +40,7 @@ impl Policy {
         match code {
             0 => Some(Policy::FirstFit),
             1 => Some(Policy::BestFit),
+            2 => Some(Policy::Tlsf),
             _ => None,
         }
     }
@@ -43,6 +49,7 @@ impl Policy {
         match self {
             Policy::FirstFit => Box::new(FirstFitIndex::new(capacity)),
             Policy::BestFit => Box::new(BestFitIndex::new(capacity)),
+            Policy::Tlsf => Box::new(TlsfIndex::new(capacity)),
         }
     }
 }
@@ -173,7 +180,8 @@ pub struct Stats {
 /// With first fit and best fit, `allocate` and `free` cost O(log n) in the number of
 /// free blocks plus O(log m) in the number of live allocations. An aligned request
 /// (`allocate_aligned` with an alignment above `min_alignment`) may also step over blocks
-/// that are large enough but too misaligned.
+/// that are large enough but too misaligned. With TLSF, the free-space part of `allocate`
+/// and `free` is O(1) expected (see [`Policy::Tlsf`] for when it scans one size class).
 pub struct MemoryAllocator {
     capacity: usize,
     policy: Policy,
