@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::Error;
-use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, FreeIndex, align_up};
+use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, FreeIndex, TlsfIndex, align_up};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -16,6 +16,10 @@ pub enum Policy {
     FirstFit,
     /// The smallest block that fits, ties to the lowest address, O(log n).
     BestFit,
+    /// Two-level segregated fit: a good fit in O(1) from size classes (32 per power of
+    /// two), exact sizes, and never out of memory while some free block can hold the
+    /// request (a request that only its own size class can serve scans that class).
+    Tlsf,
     /// Binary buddy: sizes rounded up to a power of two (the rounding shows as padding),
     /// blocks aligned to their size, split on allocation and merged with their buddy on
     /// free; O(log capacity * log n). Grows in place only within the rounded size.
@@ -24,13 +28,14 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in C `ma_policy` order.
-    pub const ALL: [Policy; 3] = [Policy::FirstFit, Policy::BestFit, Policy::Buddy];
+    pub const ALL: [Policy; 4] = [Policy::FirstFit, Policy::BestFit, Policy::Tlsf, Policy::Buddy];
 
     /// The policy's name as the command line and `MEMALLOC_POLICY` spell it.
     pub const fn name(self) -> &'static str {
         match self {
             Policy::FirstFit => "first-fit",
             Policy::BestFit => "best-fit",
+            Policy::Tlsf => "tlsf",
             Policy::Buddy => "buddy",
         }
     }
@@ -40,6 +45,7 @@ impl Policy {
         match code {
             0 => Some(Policy::FirstFit),
             1 => Some(Policy::BestFit),
+            2 => Some(Policy::Tlsf),
             3 => Some(Policy::Buddy),
             _ => None,
         }
@@ -49,6 +55,7 @@ impl Policy {
         match self {
             Policy::FirstFit => Box::new(FirstFitIndex::new(capacity)),
             Policy::BestFit => Box::new(BestFitIndex::new(capacity)),
+            Policy::Tlsf => Box::new(TlsfIndex::new(capacity)),
             Policy::Buddy => Box::new(BuddyIndex::new(capacity)),
         }
     }
@@ -155,14 +162,16 @@ pub struct Stats {
     pub free_blocks: usize,
     /// The number of live allocations.
     pub allocations: usize,
-    /// Units held by allocations beyond their sizes (alignment rounding).
+    /// Units held by allocations beyond their sizes (`min_alignment` rounding, buddy's
+    /// power-of-two rounding), plus a tail shorter than `min_alignment` that no aligned
+    /// footprint can use.
     pub padding: usize,
 }
 
 /// A manager for the range `[0, capacity)`: allocate and free ranges of it.
 ///
-/// Addresses and sizes are abstract units. Free blocks are always merged with their free
-/// neighbours; live allocations are tracked, so every bad free is rejected with a precise
+/// Addresses and sizes are abstract units. Freed space is merged with its free
+/// neighbours (under buddy, with its free buddy); live allocations are tracked, so every bad free is rejected with a precise
 /// [`Error`] and changes nothing.
 ///
 /// ```
@@ -180,7 +189,9 @@ pub struct Stats {
 /// With first fit and best fit, `allocate` and `free` cost O(log n) in the number of
 /// free blocks plus O(log m) in the number of live allocations. An aligned request
 /// (`allocate_aligned` with an alignment above `min_alignment`) may also step over blocks
-/// that are large enough but too misaligned.
+/// that are large enough but too misaligned. With TLSF, the free-space part of `allocate`
+/// and `free` is O(1) expected (see [`Policy::Tlsf`] for when it scans one size class);
+/// with buddy, O(log capacity · log n).
 pub struct MemoryAllocator {
     capacity: usize,
     policy: Policy,

@@ -8,10 +8,12 @@
 mod best_fit;
 mod buddy;
 mod first_fit;
+mod tlsf;
 
 pub(crate) use best_fit::BestFitIndex;
 pub(crate) use buddy::BuddyIndex;
 pub(crate) use first_fit::FirstFitIndex;
+pub(crate) use tlsf::TlsfIndex;
 
 /// The free space of one allocator, under one placement policy.
 ///
