@@ -363,3 +363,6 @@ pub extern "C" fn ma_version() -> *const c_char {
     };
     VERSION.as_ptr()
 }
+
+#[cfg(test)]
+mod tests;
