@@ -27,6 +27,8 @@ mod allocator;
 mod error;
 pub mod ffi;
 mod index;
+mod report;
+pub mod trace;
 
 pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Stats};
 pub use error::Error;

@@ -1,0 +1,217 @@
+//! The library's own Rust heap (`#[global_allocator]`): where the core's trees and tables
+//! live. It gets memory from `mmap` only, so the Rust code never calls the `malloc` this
+//! library exports (which would re-enter the heap lock and deadlock).
+//!
+//! - Small requests (up to [`MAX_SMALL`] bytes, alignment included) are rounded up to a
+//!   power of two of at least 16 bytes, one free list per size class. A block is carved at
+//!   a multiple of its own size from [`REFILL`]-byte `mmap` chunks, so it is aligned to
+//!   every alignment up to its size. Freed blocks go back to their list (an intrusive
+//!   singly linked list through the block's first word) and are never unmapped.
+//! - Large requests are their own `mmap`, unmapped on free and grown with `mremap`, so a
+//!   `Vec` that doubles costs no copy.
+//!
+//! One [`SpinLock`] guards the lists; it is taken after the heap lock when both are held
+//! (lock order: heap, then metadata), including by the fork handlers.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::lock::SpinLock;
+
+/// The smallest size class, in bytes: room for the free-list link, and malloc's alignment.
+const MIN_CLASS_SHIFT: u32 = 4;
+/// The largest size class served from the free lists; larger requests are mapped directly.
+const MAX_SMALL: usize = 1 << 15;
+/// The number of size classes: 16 B, 32 B, ..., [`MAX_SMALL`].
+const CLASSES: usize = (MAX_SMALL.trailing_zeros() - MIN_CLASS_SHIFT + 1) as usize;
+/// Bytes mapped at a time for small blocks.
+const REFILL: usize = 1 << 20;
+
+/// The metadata heap, registered as this library's global allocator.
+pub(crate) struct MetaHeap;
+
+#[global_allocator]
+static GLOBAL: MetaHeap = MetaHeap;
+
+/// Free lists and the bump range that small blocks are carved from.
+struct Pools {
+    /// Per class, the address of the first free block (0: empty); each free block's first
+    /// word holds the next one's address.
+    free: [usize; CLASSES],
+    /// The unused part of the last [`REFILL`] chunk: `[bump, end)`.
+    bump: usize,
+    end: usize,
+}
+
+static POOLS: SpinLock<Pools> = SpinLock::new(Pools { free: [0; CLASSES], bump: 0, end: 0 });
+
+/// Bytes mapped by this module now: the metadata's cost, for the exit summary.
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes mapped for the library's own data (the core's tables and trees).
+pub(crate) fn mapped_bytes() -> usize {
+    MAPPED.load(Ordering::Relaxed)
+}
+
+/// Takes the metadata lock before `fork` (after the heap lock).
+pub(crate) fn lock_for_fork() {
+    POOLS.acquire();
+}
+
+/// Releases the metadata lock after `fork`, in the parent and in the child.
+///
+/// # Safety
+/// Only after [`lock_for_fork`], by the thread that forked.
+pub(crate) unsafe fn unlock_after_fork() {
+    // SAFETY: the prepare handler took the lock with `acquire` (forwarded contract).
+    unsafe { POOLS.release() };
+}
+
+/// The size class of `layout`, or `None` when it is mapped directly.
+fn class_of(layout: Layout) -> Option<usize> {
+    let need = layout.size().max(layout.align()).max(1 << MIN_CLASS_SHIFT);
+    (need <= MAX_SMALL).then(|| (need.next_power_of_two().trailing_zeros() - MIN_CLASS_SHIFT) as usize)
+}
+
+/// The system's page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions; _SC_PAGESIZE always succeeds on Linux.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if page > 0 { page as usize } else { 4096 }
+}
+
+/// Maps `len` bytes of fresh zeroed memory; null when the system refuses.
+fn map(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at an address of the kernel's choice touches
+    // no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return ptr::null_mut();
+    }
+    MAPPED.fetch_add(len, Ordering::Relaxed);
+    p.cast()
+}
+
+/// Unmaps `[p, p + len)`, a range this module mapped.
+fn unmap(p: *mut u8, len: usize) {
+    if len > 0 {
+        // SAFETY: the range is part of a mapping made by `map` and no longer used.
+        unsafe { libc::munmap(p.cast(), len) };
+        MAPPED.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+impl Pools {
+    fn take(&mut self, class: usize) -> *mut u8 {
+        let head = self.free[class];
+        if head != 0 {
+            // SAFETY: `head` is a free block of this class; its first word is the link
+            // written by `give`.
+            self.free[class] = unsafe { *(head as *const usize) };
+            return head as *mut u8;
+        }
+        let size = 1usize << (class as u32 + MIN_CLASS_SHIFT);
+        let mut start = self.bump.next_multiple_of(size);
+        if self.end == 0 || start + size > self.end {
+            let chunk = map(REFILL);
+            if chunk.is_null() {
+                return ptr::null_mut();
+            }
+            self.bump = chunk as usize;
+            self.end = self.bump + REFILL;
+            start = self.bump.next_multiple_of(size);
+        }
+        self.bump = start + size;
+        start as *mut u8
+    }
+
+    fn give(&mut self, class: usize, block: *mut u8) {
+        // SAFETY: `block` is a block of this class that the caller no longer uses; it is
+        // at least 16 bytes and aligned to 16, room for the link.
+        unsafe { *(block as *mut usize) = self.free[class] };
+        self.free[class] = block as usize;
+    }
+}
+
+/// Maps a large block for `layout`, aligned to `layout.align()`.
+fn map_large(layout: Layout) -> *mut u8 {
+    let page = page_size();
+    let Some(len) = layout.size().checked_next_multiple_of(page) else { return ptr::null_mut() };
+    if layout.align() <= page {
+        return map(len);
+    }
+    // Over-map by the alignment and trim both ends.
+    let Some(over) = len.checked_add(layout.align()) else { return ptr::null_mut() };
+    let p = map(over);
+    if p.is_null() {
+        return p;
+    }
+    let start = (p as usize).next_multiple_of(layout.align());
+    let head = start - p as usize;
+    unmap(p, head);
+    // SAFETY: `start + len` is inside the mapping of `over` bytes.
+    unmap(unsafe { p.add(head + len) }, over - head - len);
+    start as *mut u8
+}
+
+// SAFETY: every block handed out is exclusively the caller's until it is given back: small
+// blocks come from a free list or a fresh carve under the lock, large ones are their own
+// mapping; alignment is as documented in the module comment.
+unsafe impl GlobalAlloc for MetaHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match class_of(layout) {
+            Some(class) => POOLS.lock().take(class),
+            None => map_large(layout),
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        match class_of(layout) {
+            Some(class) => POOLS.lock().give(class, ptr),
+            None => unmap(ptr, layout.size().next_multiple_of(page_size())),
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: GlobalAlloc::realloc's contract: the new size, rounded up to the
+        // alignment, does not overflow isize.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let page = page_size();
+        match (class_of(layout), class_of(new_layout)) {
+            (Some(old), Some(new)) if old == new => return ptr,
+            (None, None) if layout.align() <= page => {
+                let old_len = layout.size().next_multiple_of(page);
+                let new_len = new_size.next_multiple_of(page);
+                // SAFETY: `[ptr, ptr + old_len)` is one mapping made by `map_large`;
+                // MREMAP_MAYMOVE keeps its contents.
+                let p = unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
+                if p == libc::MAP_FAILED {
+                    return ptr::null_mut();
+                }
+                MAPPED.fetch_add(new_len, Ordering::Relaxed);
+                MAPPED.fetch_sub(old_len, Ordering::Relaxed);
+                return p.cast();
+            }
+            _ => {}
+        }
+        // SAFETY: `new_layout` has a non-zero size (GlobalAlloc::realloc's contract).
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least this long.
+            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` was allocated with `layout` and is not used again.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        new
+    }
+}

@@ -1,0 +1,240 @@
+//! The malloc contract of `libmemalloc_preload.so` (API.md, "The preload library"): the C
+//! cases of `contract.c` under every policy, bad pointers, fork while allocating, the
+//! environment variables and the trace format (`TRACE.md`).
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+
+use memalloc::Policy;
+use support::{Outcome, TIMEOUT, assert_preload_was_active, clean_command, compile_c, library, preload, run, scratch};
+
+#[test]
+fn contract_holds_under_every_policy() {
+    let exe = compile_c("contract");
+    for policy in Policy::ALL {
+        let outcome = run(preload(&mut clean_command(&exe), policy), TIMEOUT);
+        let stdout = outcome.stdout_text();
+        assert!(outcome.status.success(), "contract.c under {policy}:\n{stdout}\n{}", outcome.stderr);
+        assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "contract.c under {policy}:\n{stdout}");
+        assert_preload_was_active("contract.c", policy, &outcome);
+    }
+}
+
+/// Runs `bad_free CASE` and checks that it died of SIGABRT with one line on stderr naming
+/// the pointer the program printed.
+fn assert_aborts_naming_the_pointer(case: &str, policy: Policy, expected: &str) {
+    let outcome = run(
+        clean_command(compile_c("bad_free"))
+            .arg(case)
+            .env("LD_PRELOAD", library())
+            .env("MEMALLOC_POLICY", policy.name()),
+        TIMEOUT,
+    );
+    assert_eq!(
+        outcome.status.signal(),
+        Some(libc::SIGABRT),
+        "{case} under {policy}: {:?}\n{}",
+        outcome.status,
+        outcome.stderr
+    );
+    let pointer = outcome.stdout_text().trim().to_owned();
+    assert!(pointer.starts_with("0x"), "{case}: the program printed no pointer: {pointer:?}");
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{case} under {policy}: expected one line on stderr, got:\n{}", outcome.stderr);
+    assert!(lines[0].starts_with("memalloc: "), "{case}: {}", lines[0]);
+    assert!(lines[0].contains(&pointer), "{case}: the line does not name {pointer}: {}", lines[0]);
+    assert!(lines[0].contains(expected), "{case}: the line does not say {expected:?}: {}", lines[0]);
+}
+
+#[test]
+fn bad_pointers_abort_with_one_line_naming_them() {
+    for policy in Policy::ALL {
+        assert_aborts_naming_the_pointer("double-free", policy, "free(): invalid or double free");
+        assert_aborts_naming_the_pointer("interior-free", policy, "free(): invalid or double free");
+        assert_aborts_naming_the_pointer("foreign-free", policy, "not from this heap");
+        assert_aborts_naming_the_pointer("foreign-realloc", policy, "realloc(): invalid pointer");
+        assert_aborts_naming_the_pointer("freed-realloc", policy, "realloc(): invalid pointer");
+        assert_aborts_naming_the_pointer("freed-usable-size", policy, "malloc_usable_size(): invalid pointer");
+    }
+}
+
+#[test]
+fn fork_while_other_threads_allocate() {
+    let exe = compile_c("fork_stress");
+    for policy in Policy::ALL {
+        // A hang here (TIMEOUT) is a deadlock around fork.
+        let outcome = run(preload(&mut clean_command(&exe), policy), TIMEOUT);
+        assert!(outcome.status.success(), "fork_stress under {policy}: {:?}\n{}", outcome.status, outcome.stderr);
+        assert_eq!(outcome.stdout_text(), "ok\n", "fork_stress under {policy}");
+        assert_preload_was_active("fork_stress", policy, &outcome);
+    }
+}
+
+/// `echo out` (coreutils: it exits with `exit`, after closing stderr) with the preload and
+/// `vars`.
+fn echo_with(vars: &[(&str, &str)]) -> Outcome {
+    let mut cmd = clean_command("echo");
+    cmd.arg("out").env("LD_PRELOAD", library());
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    run(&mut cmd, TIMEOUT)
+}
+
+#[test]
+fn unknown_policy_warns_once_and_uses_the_default() {
+    let outcome = echo_with(&[("MEMALLOC_POLICY", "no-such-policy"), ("MEMALLOC_STATS", "1")]);
+    assert!(outcome.status.success());
+    assert_eq!(outcome.stdout_text(), "out\n", "stdout is the program's alone");
+    let warnings: Vec<&str> = outcome.stderr.lines().filter(|l| l.starts_with("memalloc: ")).collect();
+    assert_eq!(warnings.len(), 1, "{}", outcome.stderr);
+    assert!(warnings[0].contains("no-such-policy"), "{}", warnings[0]);
+    for policy in Policy::ALL {
+        assert!(warnings[0].contains(policy.name()), "the warning lists {policy}: {}", warnings[0]);
+    }
+    assert!(outcome.stderr.contains(&format!("policy {};", Policy::default())), "{}", outcome.stderr);
+}
+
+#[test]
+fn bad_stats_and_trace_values_warn_once() {
+    let outcome = echo_with(&[("MEMALLOC_STATS", "yes")]);
+    assert!(outcome.status.success());
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("MEMALLOC_STATS"), "{}", outcome.stderr);
+
+    let outcome = echo_with(&[("MEMALLOC_TRACE", "/nonexistent-dir/trace")]);
+    assert!(outcome.status.success());
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("MEMALLOC_TRACE"), "{}", outcome.stderr);
+}
+
+#[test]
+fn stats_summary_goes_to_stderr_only() {
+    let outcome = echo_with(&[("MEMALLOC_STATS", "1")]);
+    assert_eq!(outcome.stdout_text(), "out\n");
+    let summary: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(summary.len(), 4, "{}", outcome.stderr);
+    for (line, words) in summary.iter().zip([
+        &["policy first-fit;", "calls: malloc ", "free ", "posix_memalign ", "malloc_usable_size ", "failed"][..],
+        &["in use now ", "peak in use "],
+        &["mapped now ", "peak mapped ", "returned to the system ", "metadata ", "peak RSS "],
+        &["heap top ", "free below it ", "largest ", "fragmentation "],
+    ]) {
+        assert!(line.starts_with("memalloc["), "{line}");
+        for word in words {
+            assert!(line.contains(word), "{line:?} lacks {word:?}");
+        }
+    }
+}
+
+/// Checks a trace (TRACE.md) line by line and replays each process's stream against a set
+/// of live blocks: every freed or resized block is live, no live block is handed out twice.
+/// A forked child (its parent's stream is in the trace) may also free or resize blocks it
+/// inherited. Returns the number of lines per operation.
+fn check_trace(text: &str) -> HashMap<char, usize> {
+    let mut counts = HashMap::new();
+    let mut ppids: HashMap<u64, u64> = HashMap::new();
+    let mut streams: HashMap<u64, Vec<(usize, Vec<&str>)>> = HashMap::new();
+    let mut pid = None;
+    for (n, line) in text.lines().enumerate() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let op = fields[0].chars().next().unwrap_or('?');
+        let arity = match op {
+            'F' => 0,
+            'f' => 1,
+            'P' | 'm' => 2,
+            'c' | 'a' | 'r' => 3,
+            _ => panic!("line {}: unknown operation in {line:?}", n + 1),
+        };
+        assert_eq!(fields.len(), arity + 1, "line {}: {line:?}", n + 1);
+        for field in &fields[1..] {
+            assert!(*field == "-" || field.parse::<u64>().is_ok(), "line {}: {line:?}", n + 1);
+        }
+        *counts.entry(op).or_insert(0) += 1;
+        if op == 'P' {
+            let (p, ppid) = (fields[1].parse().unwrap_or(0), fields[2].parse().unwrap_or(0));
+            assert_eq!(*ppids.entry(p).or_insert(ppid), ppid, "line {}: process {p} changed parent", n + 1);
+            pid = Some(p);
+        } else {
+            let p = pid.unwrap_or_else(|| panic!("line {}: a record before the first P line", n + 1));
+            streams.entry(p).or_default().push((n + 1, fields));
+        }
+    }
+    for (pid, records) in &streams {
+        let forked = streams.contains_key(&ppids[pid]);
+        let mut live: HashSet<u64> = HashSet::new();
+        for (line, fields) in records {
+            let num = |k: usize| -> u64 { fields[k].parse().unwrap_or_else(|_| panic!("line {line}: {fields:?}")) };
+            let addr = |k: usize| -> Option<u64> { (fields[k] != "-").then(|| num(k)) };
+            let mut lose = |a: u64| {
+                assert!(live.remove(&a) || forked, "line {line}: {a} is not live: {fields:?}");
+            };
+            match fields[0] {
+                "m" | "c" | "a" => {
+                    if let Some(a) = addr(fields.len() - 1) {
+                        assert!(live.insert(a), "line {line}: {a} handed out while live: {fields:?}");
+                    }
+                }
+                "f" => lose(num(1)),
+                "r" => {
+                    if let Some(new) = addr(3) {
+                        lose(num(1));
+                        assert!(live.insert(new), "line {line}: {new} handed out while live: {fields:?}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    counts
+}
+
+/// The core's trace reader (what `memalloc replay` uses) reads the whole trace.
+fn assert_reader_accepts(text: &str) {
+    let records = memalloc::trace::Reader::new(text.as_bytes()).collect::<Result<Vec<_>, _>>();
+    let records = records.unwrap_or_else(|e| panic!("memalloc::trace::Reader rejects the trace: {e}"));
+    assert_eq!(records.len(), text.lines().count(), "one record per line");
+}
+
+#[test]
+fn trace_records_every_call_in_the_documented_format() {
+    let dir = scratch("trace");
+    let file = dir.join("calls-%p.trace");
+    let exe = compile_c("contract");
+    for policy in Policy::ALL {
+        let mut cmd = clean_command(&exe);
+        preload(&mut cmd, policy).env("MEMALLOC_TRACE", &file);
+        let outcome = run(&mut cmd, TIMEOUT);
+        assert!(outcome.status.success(), "{}", outcome.stderr);
+    }
+    let traces: Vec<_> = fs::read_dir(&dir).expect("the trace directory").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(traces.len(), Policy::ALL.len(), "one file per process (%p): {traces:?}");
+    for path in traces {
+        let text = fs::read_to_string(&path).expect("read the trace");
+        let counts = check_trace(&text);
+        assert_reader_accepts(&text);
+        for op in ['P', 'm', 'f', 'c', 'r', 'a'] {
+            assert!(counts.get(&op).copied().unwrap_or(0) > 0, "{}: no {op:?} line: {counts:?}", path.display());
+        }
+    }
+}
+
+#[test]
+fn trace_of_forking_processes_separates_them() {
+    let dir = scratch("trace-fork");
+    let file = dir.join("calls.trace");
+    let mut cmd = clean_command(compile_c("fork_stress"));
+    preload(&mut cmd, Policy::default()).env("MEMALLOC_TRACE", &file);
+    let outcome = run(&mut cmd, TIMEOUT);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
+    let text = fs::read_to_string(&file).expect("read the trace");
+    let counts = check_trace(&text);
+    assert_reader_accepts(&text);
+    assert!(counts[&'F'] >= 60, "a fork mark per fork: {counts:?}");
+    let pids: HashSet<&str> =
+        text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    assert!(pids.len() > 30, "blocks from the children that exit(): {}", pids.len());
+}

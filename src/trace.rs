@@ -1,0 +1,529 @@
+//! The heap-trace format: written by the preload library (`MEMALLOC_TRACE=FILE`), read by
+//! `memalloc replay`. This file holds the reader; the specification is `preload/TRACE.md`
+//! and the writer is `preload/src/trace.rs`.
+//!
+//! A trace is text, one heap call per line: an operation letter, then decimal fields
+//! separated by spaces. A size is in bytes; an address is an offset into the traced
+//! process's heap; a failed call (NULL returned) has `-` in place of its result address.
+//!
+//! | line | call |
+//! |---|---|
+//! | `P <pid> <ppid>` | starts a block written by process `pid` (child of `ppid`) |
+//! | `m <size> <addr>` | `malloc(size)`, also `realloc(NULL, size)` and `reallocarray(NULL, n, s)` |
+//! | `c <count> <size> <addr>` | `calloc(count, size)` |
+//! | `r <old> <size> <addr>` | `realloc(old, size)` or `reallocarray` with `size > 0`: the block at `old` now lives at `addr` |
+//! | `a <align> <size> <addr>` | `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`; `align` is the alignment used |
+//! | `f <addr>` | `free(addr)`, also `realloc(addr, 0)` |
+//! | `F` | the process is about to `fork` |
+//!
+//! Several processes may append blocks to one file; every block starts with its `P` line,
+//! so a trace's first line is a `P` line. A `free` does not repeat the size, nor a
+//! `realloc` the old size: a reader knows them from the call that returned the address.
+//! Besides what the writer produces, the reader accepts blank lines and comment lines
+//! starting with `#`, for hand-written traces. Leading and trailing blanks (a `\r` too) and
+//! runs of blanks between fields are accepted.
+//!
+//! ```
+//! use memalloc::trace::{Event, Reader};
+//!
+//! let text = "P 7 1\nm 24 0\nr 0 100 32\nf 32\nm 99999999 -\n";
+//! let events: Vec<Event> = Reader::new(text.as_bytes()).map(|r| r.unwrap().event).collect();
+//! assert_eq!(events[2], Event::Realloc { old: 0, size: 100, addr: Some(32) });
+//! assert_eq!(events[4], Event::Malloc { size: 99999999, addr: None });
+//!
+//! let error = Reader::new("P 7 1\nm 24\n".as_bytes()).find_map(Result::err).unwrap();
+//! assert_eq!(error.to_string(), "line 2: `m` (malloc) takes 2 fields (size, address), found 1");
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io::{BufRead, Read};
+
+/// The longest line accepted, in bytes (the writer's lines are at most 128).
+pub const MAX_LINE: usize = 4096;
+
+/// One line of a trace: a heap call or a marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// `P <pid> <ppid>`: the start of a block written by process `pid`.
+    Process {
+        /// The writing process.
+        pid: u64,
+        /// Its parent.
+        ppid: u64,
+    },
+    /// `m <size> <addr>`: `malloc(size)` (and `realloc(NULL, size)`).
+    Malloc {
+        /// Bytes asked for (0 is allowed: `malloc(0)` returns a unique block).
+        size: usize,
+        /// The block's address; `None` when the call failed.
+        addr: Option<usize>,
+    },
+    /// `c <count> <size> <addr>`: `calloc(count, size)`.
+    Calloc {
+        /// The number of elements.
+        count: usize,
+        /// The size of one element.
+        size: usize,
+        /// The block's address; `None` when the call failed.
+        addr: Option<usize>,
+    },
+    /// `r <old> <size> <addr>`: `realloc(old, size)` with `size > 0` (and `reallocarray`).
+    Realloc {
+        /// The address of the block being resized.
+        old: usize,
+        /// The new size in bytes.
+        size: usize,
+        /// Where the block lives now (`old` when it stayed); `None` when the call failed
+        /// and the block stayed at `old` as it was.
+        addr: Option<usize>,
+    },
+    /// `a <align> <size> <addr>`: an aligned allocation (`posix_memalign`,
+    /// `aligned_alloc`, `memalign`, `valloc`, `pvalloc`).
+    Aligned {
+        /// The alignment the block was placed at (at least the heap's own, 16).
+        align: usize,
+        /// Bytes asked for.
+        size: usize,
+        /// The block's address; `None` when the call failed.
+        addr: Option<usize>,
+    },
+    /// `f <addr>`: `free(addr)` (and `realloc(addr, 0)`).
+    Free {
+        /// The address of the block freed.
+        addr: usize,
+    },
+    /// `F`: the process is about to fork.
+    Fork,
+}
+
+impl Event {
+    /// Whether the event is a heap call (not a `P` or `F` marker).
+    pub fn is_call(&self) -> bool {
+        !matches!(self, Event::Process { .. } | Event::Fork)
+    }
+
+    /// The address a successful allocating call returned (`m`, `c`, `r`, `a`).
+    pub fn result(&self) -> Option<usize> {
+        match *self {
+            Event::Malloc { addr, .. }
+            | Event::Calloc { addr, .. }
+            | Event::Realloc { addr, .. }
+            | Event::Aligned { addr, .. } => addr,
+            Event::Process { .. } | Event::Free { .. } | Event::Fork => None,
+        }
+    }
+
+    /// Whether the call failed in the traced process (its address is `-`).
+    pub fn failed(&self) -> bool {
+        match self {
+            Event::Malloc { addr, .. }
+            | Event::Calloc { addr, .. }
+            | Event::Realloc { addr, .. }
+            | Event::Aligned { addr, .. } => addr.is_none(),
+            Event::Process { .. } | Event::Free { .. } | Event::Fork => false,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    /// The line as the writer formats it (without the newline).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Addr(Option<usize>);
+        impl fmt::Display for Addr {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    Some(addr) => write!(f, "{addr}"),
+                    None => f.write_str("-"),
+                }
+            }
+        }
+        match *self {
+            Event::Process { pid, ppid } => write!(f, "P {pid} {ppid}"),
+            Event::Malloc { size, addr } => write!(f, "m {size} {}", Addr(addr)),
+            Event::Calloc { count, size, addr } => write!(f, "c {count} {size} {}", Addr(addr)),
+            Event::Realloc { old, size, addr } => write!(f, "r {old} {size} {}", Addr(addr)),
+            Event::Aligned { align, size, addr } => write!(f, "a {align} {size} {}", Addr(addr)),
+            Event::Free { addr } => write!(f, "f {addr}"),
+            Event::Fork => f.write_str("F"),
+        }
+    }
+}
+
+/// An event and the number of the line it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Record {
+    /// The line number, from 1.
+    pub line: usize,
+    /// What the line says.
+    pub event: Event,
+}
+
+/// Why a trace could not be read: the line (from 1) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceError {
+    /// The line number, from 1.
+    pub line: usize,
+    /// What is wrong, e.g. ``bad size '12x': not a decimal number``.
+    pub message: String,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+/// The operation letters, with the name and fields of each, for messages.
+const OPS: [(u8, &str, &[&str]); 7] = [
+    (b'P', "process", &["pid", "ppid"]),
+    (b'm', "malloc", &["size", "address"]),
+    (b'c', "calloc", &["count", "size", "address"]),
+    (b'r', "realloc", &["old address", "size", "address"]),
+    (b'a', "aligned allocation", &["alignment", "size", "address"]),
+    (b'f', "free", &["address"]),
+    (b'F', "fork", &[]),
+];
+
+/// Parses one line (without its newline). `Ok(None)` for a blank or comment line.
+///
+/// # Errors
+/// A message naming what is wrong: an unknown operation, a missing or extra field, a
+/// field that is not a decimal number (or `-` where a result address may be), a number
+/// too large for 64 bits, or an alignment that is not a power of two.
+pub fn parse_line(text: &str) -> Result<Option<Event>, String> {
+    let mut fields = text.split_ascii_whitespace();
+    let Some(op) = fields.next() else { return Ok(None) };
+    if op.starts_with('#') {
+        return Ok(None);
+    }
+    let Some(&(letter, name, names)) = OPS.iter().find(|(letter, ..)| op.as_bytes() == [*letter]) else {
+        let known: Vec<String> = OPS.iter().map(|(letter, ..)| char::from(*letter).to_string()).collect();
+        return Err(format!("unknown operation '{}' (known: {})", shorten(op), known.join(" ")));
+    };
+    let values: Vec<&str> = fields.collect();
+    if values.len() != names.len() {
+        let expected = match names.len() {
+            0 => "no fields".to_string(),
+            1 => format!("1 field ({})", names[0]),
+            n => format!("{n} fields ({})", names.join(", ")),
+        };
+        return Err(format!("`{}` ({name}) takes {expected}, found {}", char::from(letter), values.len()));
+    }
+    let num = |i: usize| number(values[i], names[i]);
+    // The last field of an allocating call is its result: an address, or `-`.
+    let result = |i: usize| if values[i] == "-" { Ok(None) } else { number(values[i], names[i]).map(Some) };
+    let event = match letter {
+        b'P' => Event::Process { pid: num(0)? as u64, ppid: num(1)? as u64 },
+        b'm' => Event::Malloc { size: num(0)?, addr: result(1)? },
+        b'c' => Event::Calloc { count: num(0)?, size: num(1)?, addr: result(2)? },
+        b'r' => Event::Realloc { old: num(0)?, size: num(1)?, addr: result(2)? },
+        b'a' => {
+            let align = num(0)?;
+            if !align.is_power_of_two() {
+                return Err(format!("bad alignment {align}: not a power of two"));
+            }
+            Event::Aligned { align, size: num(1)?, addr: result(2)? }
+        }
+        b'f' => Event::Free { addr: num(0)? },
+        _ => Event::Fork,
+    };
+    Ok(Some(event))
+}
+
+/// A decimal field: digits only (no sign), at most `usize::MAX`.
+fn number(text: &str, what: &str) -> Result<usize, String> {
+    if text == "-" {
+        return Err(format!("bad {what} '-': only a result address may be '-'"));
+    }
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("bad {what} '{}': not a decimal number", shorten(text)));
+    }
+    text.parse().map_err(|_| format!("bad {what} '{}': too large", shorten(text)))
+}
+
+/// `text`, cut to 40 characters for a message.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Reads a trace line by line: an iterator of [`Record`]s, or of one [`TraceError`].
+///
+/// After the first error the iterator ends. Besides the errors of [`parse_line`], a line
+/// is rejected when it is longer than [`MAX_LINE`] bytes or not UTF-8, when the input
+/// cannot be read, and when the first event is not a `P` line.
+#[derive(Debug)]
+pub struct Reader<R> {
+    input: R,
+    /// The number of the last line read.
+    line: usize,
+    buf: Vec<u8>,
+    /// Whether a `P` line was seen.
+    in_block: bool,
+    /// Set after the end of input or an error.
+    done: bool,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader of the trace in `input`.
+    pub fn new(input: R) -> Self {
+        Reader { input, line: 0, buf: Vec::new(), in_block: false, done: false }
+    }
+
+    /// The next line's text, or `None` at the end of input.
+    fn next_line(&mut self) -> Result<Option<&str>, String> {
+        self.buf.clear();
+        self.line += 1;
+        let limit = MAX_LINE as u64 + 1;
+        let n =
+            (&mut self.input).take(limit).read_until(b'\n', &mut self.buf).map_err(|e| format!("cannot read: {e}"))?;
+        if n == 0 {
+            self.line -= 1;
+            return Ok(None);
+        }
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+        } else if self.buf.len() > MAX_LINE {
+            return Err(format!("line longer than {MAX_LINE} bytes"));
+        }
+        std::str::from_utf8(&self.buf).map(Some).map_err(|_| "not UTF-8 text".to_string())
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<Record, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let parsed = match self.next_line() {
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(Some(text)) => parse_line(text),
+                Err(message) => Err(message),
+            };
+            let error = match parsed {
+                Ok(None) => continue,
+                Ok(Some(event)) if !self.in_block && !matches!(event, Event::Process { .. }) => {
+                    format!("the trace must start with a `P <pid> <ppid>` line, found `{event}`")
+                }
+                Ok(Some(event)) => {
+                    self.in_block = true;
+                    return Some(Ok(Record { line: self.line, event }));
+                }
+                Err(message) => message,
+            };
+            self.done = true;
+            return Some(Err(TraceError { line: self.line, message: error }));
+        }
+        None
+    }
+}
+
+impl<R: BufRead> std::iter::FusedIterator for Reader<R> {}
+
+/// Reads a whole trace held in memory.
+///
+/// # Errors
+/// The first [`TraceError`], as [`Reader`] reports it.
+pub fn parse_str(text: &str) -> Result<Vec<Record>, TraceError> {
+    Reader::new(text.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Result<Option<Event>, String> {
+        parse_line(text)
+    }
+
+    fn error_of(text: &str) -> TraceError {
+        parse_str(text).expect_err("the trace is rejected")
+    }
+
+    #[test]
+    fn parses_a_process_line() {
+        assert_eq!(one("P 1234 1"), Ok(Some(Event::Process { pid: 1234, ppid: 1 })));
+    }
+
+    #[test]
+    fn parses_malloc_with_an_address_and_failed() {
+        assert_eq!(one("m 24 4096"), Ok(Some(Event::Malloc { size: 24, addr: Some(4096) })));
+        assert_eq!(one("m 0 16"), Ok(Some(Event::Malloc { size: 0, addr: Some(16) })));
+        assert_eq!(one("m 18446744073709551615 -"), Ok(Some(Event::Malloc { size: usize::MAX, addr: None })));
+    }
+
+    #[test]
+    fn parses_calloc() {
+        assert_eq!(one("c 4 8 32"), Ok(Some(Event::Calloc { count: 4, size: 8, addr: Some(32) })));
+        assert_eq!(one("c 4 8 -"), Ok(Some(Event::Calloc { count: 4, size: 8, addr: None })));
+    }
+
+    #[test]
+    fn parses_realloc() {
+        assert_eq!(one("r 32 200 256"), Ok(Some(Event::Realloc { old: 32, size: 200, addr: Some(256) })));
+        assert_eq!(one("r 32 200 -"), Ok(Some(Event::Realloc { old: 32, size: 200, addr: None })));
+    }
+
+    #[test]
+    fn parses_aligned_allocation() {
+        assert_eq!(one("a 4096 10 8192"), Ok(Some(Event::Aligned { align: 4096, size: 10, addr: Some(8192) })));
+        assert_eq!(one("a 64 10 -"), Ok(Some(Event::Aligned { align: 64, size: 10, addr: None })));
+    }
+
+    #[test]
+    fn parses_free_and_fork() {
+        assert_eq!(one("f 4096"), Ok(Some(Event::Free { addr: 4096 })));
+        assert_eq!(one("F"), Ok(Some(Event::Fork)));
+    }
+
+    #[test]
+    fn blank_and_comment_lines_are_skipped_and_blanks_tolerated() {
+        assert_eq!(one(""), Ok(None));
+        assert_eq!(one("   \t"), Ok(None));
+        assert_eq!(one("# hand-written"), Ok(None));
+        assert_eq!(one("  m\t24   0 \r"), Ok(Some(Event::Malloc { size: 24, addr: Some(0) })));
+    }
+
+    #[test]
+    fn display_gives_back_the_line() {
+        for line in ["P 7 1", "m 24 0", "m 5 -", "c 4 8 32", "r 32 200 -", "a 64 10 192", "f 0", "F"] {
+            assert_eq!(one(line).unwrap().unwrap().to_string(), line);
+        }
+    }
+
+    #[test]
+    fn event_helpers() {
+        let malloc = Event::Malloc { size: 1, addr: Some(16) };
+        assert!(malloc.is_call() && !malloc.failed() && malloc.result() == Some(16));
+        assert!(Event::Aligned { align: 16, size: 1, addr: None }.failed());
+        assert!(!Event::Fork.is_call() && !Event::Process { pid: 1, ppid: 0 }.is_call());
+        assert_eq!(Event::Free { addr: 3 }.result(), None);
+    }
+
+    #[test]
+    fn unknown_operation_is_an_error() {
+        assert_eq!(one("x 1 2"), Err("unknown operation 'x' (known: P m c r a f F)".into()));
+        assert!(one("malloc 1 2").unwrap_err().starts_with("unknown operation 'malloc'"));
+        assert!(one("M 1 2").unwrap_err().starts_with("unknown operation"));
+    }
+
+    #[test]
+    fn missing_and_extra_fields_are_errors() {
+        assert_eq!(one("r 32 200"), Err("`r` (realloc) takes 3 fields (old address, size, address), found 2".into()));
+        assert_eq!(one("f"), Err("`f` (free) takes 1 field (address), found 0".into()));
+        assert_eq!(one("F 1"), Err("`F` (fork) takes no fields, found 1".into()));
+        assert_eq!(one("P 1"), Err("`P` (process) takes 2 fields (pid, ppid), found 1".into()));
+        assert_eq!(one("m 1 2 3"), Err("`m` (malloc) takes 2 fields (size, address), found 3".into()));
+    }
+
+    #[test]
+    fn bad_numbers_are_errors() {
+        assert_eq!(one("m 12x 0"), Err("bad size '12x': not a decimal number".into()));
+        assert_eq!(one("m +12 0"), Err("bad size '+12': not a decimal number".into()));
+        assert_eq!(one("m -1 0"), Err("bad size '-1': not a decimal number".into()));
+        assert_eq!(one("c 2 8 0x10"), Err("bad address '0x10': not a decimal number".into()));
+        assert_eq!(one("m 99999999999999999999999 0"), Err("bad size '99999999999999999999999': too large".into()));
+        assert_eq!(one("f -"), Err("bad address '-': only a result address may be '-'".into()));
+        assert_eq!(one("r - 8 16"), Err("bad old address '-': only a result address may be '-'".into()));
+        assert_eq!(one("a 24 8 16"), Err("bad alignment 24: not a power of two".into()));
+        assert_eq!(one("a 0 8 16"), Err("bad alignment 0: not a power of two".into()));
+        let long = format!("m {} 0", "7".repeat(100));
+        assert!(one(&long).unwrap_err().ends_with("...': too large"));
+    }
+
+    #[test]
+    fn reader_numbers_lines_and_skips_comments() {
+        let records = parse_str("# comment\nP 1 0\n\nm 8 0\nf 0").unwrap();
+        assert_eq!(
+            records,
+            [
+                Record { line: 2, event: Event::Process { pid: 1, ppid: 0 } },
+                Record { line: 4, event: Event::Malloc { size: 8, addr: Some(0) } },
+                Record { line: 5, event: Event::Free { addr: 0 } },
+            ]
+        );
+    }
+
+    #[test]
+    fn reader_names_the_line_of_an_error_and_stops() {
+        let mut reader = Reader::new("P 1 0\nm 8 0\nm 8 zz\nf 0\n".as_bytes());
+        assert!(reader.next().unwrap().is_ok());
+        assert!(reader.next().unwrap().is_ok());
+        let error = reader.next().unwrap().unwrap_err();
+        assert_eq!(error, TraceError { line: 3, message: "bad address 'zz': not a decimal number".into() });
+        assert_eq!(error.to_string(), "line 3: bad address 'zz': not a decimal number");
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_an_error() {
+        assert_eq!(
+            error_of("P 1 0\nm 8 0\nr 0 64").to_string(),
+            "line 3: `r` (realloc) takes 3 fields (old address, size, address), found 2"
+        );
+    }
+
+    #[test]
+    fn a_trace_must_start_with_a_process_line() {
+        assert_eq!(
+            error_of("m 8 0\n").to_string(),
+            "line 1: the trace must start with a `P <pid> <ppid>` line, found `m 8 0`"
+        );
+    }
+
+    #[test]
+    fn an_empty_trace_has_no_records() {
+        assert_eq!(parse_str(""), Ok(vec![]));
+        assert_eq!(parse_str("# nothing\n\n"), Ok(vec![]));
+    }
+
+    #[test]
+    fn non_utf8_and_overlong_lines_are_errors() {
+        let bytes: &[u8] = b"P 1 0\nm \xff 0\n";
+        let error = Reader::new(bytes).find_map(Result::err).unwrap();
+        assert_eq!(error.to_string(), "line 2: not UTF-8 text");
+        let long = format!("P 1 0\n{}\nm 8 0\n", "9".repeat(MAX_LINE + 10));
+        assert_eq!(error_of(&long).to_string(), format!("line 2: line longer than {MAX_LINE} bytes"));
+        // A line of exactly MAX_LINE bytes is accepted (here a comment).
+        let edge = format!("P 1 0\n{}\n", "#".repeat(MAX_LINE));
+        assert_eq!(parse_str(&edge).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_example_of_the_specification_parses() {
+        // preload/TRACE.md is the specification; its example must read back.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/preload/TRACE.md");
+        let Ok(spec) = std::fs::read_to_string(path) else {
+            eprintln!("{path} is absent (a packaged crate): nothing to check");
+            return;
+        };
+        let example = spec.split("### Example").nth(1).and_then(|rest| rest.split("```").nth(1)).expect("an example");
+        let records = parse_str(example).unwrap_or_else(|e| panic!("TRACE.md's example: {e}"));
+        assert!(records.len() >= 7, "{records:?}");
+        let ops: Vec<char> = records.iter().map(|r| r.event.to_string().chars().next().unwrap()).collect();
+        for op in ['P', 'm', 'c', 'r', 'a', 'f', 'F'] {
+            assert!(ops.contains(&op), "the example has no `{op}` line");
+        }
+    }
+
+    #[test]
+    fn a_read_error_names_the_line() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let error = Reader::new(std::io::BufReader::new(Broken)).next().unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "line 1: cannot read: disk on fire");
+    }
+}
