@@ -141,10 +141,6 @@ typedef struct ma_stats {
  */
 typedef int (*ma_walk_fn)(void *ctx, size_t start, size_t size, enum ma_block_kind kind);
 
-
-
-
-
 /**
  * Success.
  */

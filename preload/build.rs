@@ -1,10 +1,7 @@
-//! Asks for the SONAME `libmemalloc_preload.so` (a Rust cdylib has none unless the build
-//! gives it one).
-//!
-//! Caveat: cargo also passes this cdylib the `rustc-cdylib-link-arg` lines of the build
-//! scripts of its dependencies, after this one, and the root package's build script sets
-//! its own SONAME that way; the linker keeps the last `-soname`. Until the root stops
-//! doing that for its dependents, the library's SONAME is the root library's.
+//! Gives the preload library its SONAME, `libmemalloc_preload.so` (a Rust cdylib has none
+//! unless the build gives it one). It depends on the pure core, `memalloc-core`, not on
+//! the `memalloc` package, whose build script sets the C library's own SONAME and whose
+//! `ma_*` functions the preload must not export.
 
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmemalloc_preload.so");

@@ -18,20 +18,15 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
-//! The parts: [`MemoryAllocator`] (validation, live allocations, counters) delegates
-//! placement to a free-space index, one per [`Policy`]; the C layer (`ffi`) wraps it in a
-//! lock behind an opaque handle and maps [`Error`] to `ma_status` codes. See
-//! `docs/ARCHITECTURE.md`.
+//! The Rust API is the pure core, `memalloc-core`, re-exported whole: [`MemoryAllocator`]
+//! (validation, live allocations, counters) delegates placement to a free-space index, one
+//! per [`Policy`]. This crate adds the C layer, [`ffi`], which wraps the core in a lock
+//! behind an opaque handle and maps [`Error`] to `ma_status` codes, and builds
+//! `libmemalloc.so` and `libmemalloc.a`. See `docs/ARCHITECTURE.md`.
 
-mod allocator;
-mod error;
 pub mod ffi;
-mod index;
-mod report;
-pub mod trace;
 
-pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Stats};
-pub use error::Error;
+pub use memalloc_core::*;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

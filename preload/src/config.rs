@@ -7,7 +7,7 @@
 use core::ffi::CStr;
 use core::fmt::Write;
 
-use memalloc::Policy;
+use memalloc_core::Policy;
 
 use crate::diag::{self, StackText};
 

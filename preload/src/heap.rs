@@ -29,7 +29,7 @@ use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use memalloc::{BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc_core::{BlockKind, Error, MemoryAllocator, Options, Policy};
 
 use crate::config::Config;
 use crate::diag::{self, StackText};

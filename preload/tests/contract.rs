@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 
-use memalloc::Policy;
+use memalloc_core::Policy;
 use support::{Outcome, TIMEOUT, assert_preload_was_active, clean_command, compile_c, library, preload, run, scratch};
 
 #[test]
@@ -194,8 +194,8 @@ fn check_trace(text: &str) -> HashMap<char, usize> {
 
 /// The core's trace reader (what `memalloc replay` uses) reads the whole trace.
 fn assert_reader_accepts(text: &str) {
-    let records = memalloc::trace::Reader::new(text.as_bytes()).collect::<Result<Vec<_>, _>>();
-    let records = records.unwrap_or_else(|e| panic!("memalloc::trace::Reader rejects the trace: {e}"));
+    let records = memalloc_core::trace::Reader::new(text.as_bytes()).collect::<Result<Vec<_>, _>>();
+    let records = records.unwrap_or_else(|e| panic!("memalloc_core::trace::Reader rejects the trace: {e}"));
     assert_eq!(records.len(), text.lines().count(), "one record per line");
 }
 

@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memalloc::Policy;
+use memalloc_core::Policy;
 
 /// The longest a single program run may take before it counts as hung.
 pub const TIMEOUT: Duration = Duration::from_secs(120);

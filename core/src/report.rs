@@ -58,7 +58,7 @@ impl MemoryAllocator {
     /// [`MemoryAllocator::blocks`] gives them.
     ///
     /// ```
-    /// use memalloc::MemoryAllocator;
+    /// use memalloc_core::MemoryAllocator;
     ///
     /// let mut heap = MemoryAllocator::new(100).unwrap();
     /// let a = heap.allocate(20).unwrap();

@@ -9,7 +9,7 @@ use std::fmt;
 /// gives that number.
 ///
 /// ```
-/// use memalloc::{Error, MemoryAllocator};
+/// use memalloc_core::{Error, MemoryAllocator};
 ///
 /// let mut heap = MemoryAllocator::new(100).unwrap();
 /// assert_eq!(heap.allocate(0), Err(Error::InvalidSize));
@@ -70,7 +70,7 @@ impl Error {
     }
 
     /// [`Error::message`] as a NUL-terminated string, for the C layer.
-    pub(crate) const fn c_message(self) -> &'static CStr {
+    pub const fn c_message(self) -> &'static CStr {
         match self {
             Error::NullPointer => c"a required pointer is NULL",
             Error::InvalidSize => c"invalid size: zero, or the range runs past the capacity",

@@ -79,7 +79,7 @@ impl std::str::FromStr for Policy {
 /// How to build a [`MemoryAllocator`]: capacity, policy and minimum alignment.
 ///
 /// ```
-/// use memalloc::{MemoryAllocator, Options, Policy};
+/// use memalloc_core::{MemoryAllocator, Options, Policy};
 ///
 /// let heap = MemoryAllocator::with_options(Options::new(1 << 20).policy(Policy::BestFit).min_alignment(16)).unwrap();
 /// assert_eq!(heap.policy(), Policy::BestFit);
@@ -175,7 +175,7 @@ pub struct Stats {
 /// [`Error`] and changes nothing.
 ///
 /// ```
-/// use memalloc::MemoryAllocator;
+/// use memalloc_core::MemoryAllocator;
 ///
 /// let mut heap = MemoryAllocator::new(100).unwrap();
 /// assert_eq!(heap.allocate(20), Ok(0));

@@ -24,7 +24,7 @@
 //! runs of blanks between fields are accepted.
 //!
 //! ```
-//! use memalloc::trace::{Event, Reader};
+//! use memalloc_core::trace::{Event, Reader};
 //!
 //! let text = "P 7 1\nm 24 0\nr 0 100 32\nf 32\nm 99999999 -\n";
 //! let events: Vec<Event> = Reader::new(text.as_bytes()).map(|r| r.unwrap().event).collect();
