@@ -1,5 +1,5 @@
 //! `memalloc replay TRACE`: replays a heap trace recorded by the preload library
-//! (`MEMALLOC_TRACE=FILE`, format in `preload/TRACE.md`, parsed by `memalloc::trace`)
+//! (`MEMALLOC_TRACE=FILE`, format in `docs/PRELOAD.md`, parsed by `memalloc::trace`)
 //! under each policy, and reports replay time, peak footprint, fragmentation over time and
 //! the first failure at the given capacity.
 //!

@@ -14,7 +14,7 @@
 //! | `release.rs` | live bytes per 64 KiB chunk; `madvise(MADV_DONTNEED)` of empty chunks |
 //! | `meta.rs` | the `#[global_allocator]` for the library's own Rust heap (mmap only) |
 //! | `lock.rs` | the spin lock that never allocates |
-//! | `trace.rs` | `MEMALLOC_TRACE` (format: `TRACE.md`) |
+//! | `trace.rs` | `MEMALLOC_TRACE` (format: `docs/PRELOAD.md`) |
 //! | `config.rs` | the environment variables |
 //! | `diag.rs` | stderr lines without allocation, the panic hook |
 //!

@@ -1,5 +1,5 @@
 //! `MEMALLOC_TRACE=FILE`: every heap call, one text line each, for replay. The format is
-//! specified in `preload/TRACE.md`.
+//! specified in `docs/PRELOAD.md`.
 //!
 //! Lines are formatted into a buffer (owned by the heap, so written under the heap lock and
 //! in call order) and appended to the file with `write(2)` when the buffer fills and at

@@ -1,6 +1,6 @@
 //! The malloc contract of `libmemalloc_preload.so` (API.md, "The preload library"): the C
 //! cases of `contract.c` under every policy, bad pointers, fork while allocating, the
-//! environment variables and the trace format (`TRACE.md`).
+//! environment variables and the trace format (`docs/PRELOAD.md`).
 
 mod support;
 
@@ -130,7 +130,7 @@ fn stats_summary_goes_to_stderr_only() {
     }
 }
 
-/// Checks a trace (TRACE.md) line by line and replays each process's stream against a set
+/// Checks a trace (docs/PRELOAD.md) line by line and replays each process's stream against a set
 /// of live blocks: every freed or resized block is live, no live block is handed out twice.
 /// A forked child (its parent's stream is in the trace) may also free or resize blocks it
 /// inherited. Returns the number of lines per operation.
