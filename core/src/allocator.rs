@@ -2,6 +2,7 @@
 //! Placement is delegated to a free-space index chosen by the [`Policy`].
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
 
 use crate::error::Error;
@@ -297,8 +298,8 @@ impl MemoryAllocator {
         Ok(start)
     }
 
-    /// Checks a `(addr, size)` pair the way `free` does, without changing anything.
-    fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
+    /// Checks a `(addr, size)` pair against the capacity, the first checks of `free`.
+    fn check_range(&self, addr: usize, size: usize) -> Result<(), Error> {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
@@ -308,6 +309,12 @@ impl MemoryAllocator {
         if addr.checked_add(size).is_none_or(|end| end > self.capacity) {
             return Err(Error::InvalidSize);
         }
+        Ok(())
+    }
+
+    /// Checks a `(addr, size)` pair the way `free` does, without changing anything.
+    fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
+        self.check_range(addr, size)?;
         match self.live.get(&addr) {
             None => Err(Error::NotAllocated),
             Some(&live) if live != size => Err(Error::SizeMismatch),
@@ -323,9 +330,17 @@ impl MemoryAllocator {
     /// (`size` is 0, or `addr + size` passes the capacity), [`Error::NotAllocated`] (no live
     /// allocation starts at `addr`), [`Error::SizeMismatch`] (it has another size).
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        self.check_live(addr, size)?;
-        self.release(addr, size);
-        Ok(())
+        self.check_range(addr, size)?;
+        // One descent of the live table: the entry both checks and removes.
+        match self.live.entry(addr) {
+            Entry::Vacant(_) => Err(Error::NotAllocated),
+            Entry::Occupied(live) if *live.get() != size => Err(Error::SizeMismatch),
+            Entry::Occupied(live) => {
+                live.remove();
+                self.released(addr, size);
+                Ok(())
+            }
+        }
     }
 
     /// Frees the live allocation at `addr` without repeating its size.
@@ -333,17 +348,26 @@ impl MemoryAllocator {
     /// # Errors
     /// [`Error::InvalidAddress`] or [`Error::NotAllocated`], as [`MemoryAllocator::size_of`].
     pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
-        let size = self.size_of(addr)?;
-        self.release(addr, size);
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        let size = self.live.remove(&addr).ok_or(Error::NotAllocated)?;
+        self.released(addr, size);
         Ok(())
     }
 
-    fn release(&mut self, addr: usize, size: usize) {
+    /// Frees a live allocation's footprint and updates the counters, once its entry is
+    /// out of the live table.
+    fn released(&mut self, addr: usize, size: usize) {
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
-        self.live.remove(&addr);
         self.allocated -= size;
         self.padding -= footprint - size;
         self.index.give(addr, footprint);
+    }
+
+    fn release(&mut self, addr: usize, size: usize) {
+        self.live.remove(&addr);
+        self.released(addr, size);
     }
 
     /// The size of the live allocation at `addr`, as requested.

@@ -16,6 +16,29 @@ use super::{FreeIndex, fit_in_block};
 /// "No node": the child link of a leaf, the head of an empty vacancy list.
 const NIL: u32 = u32::MAX;
 
+/// The most nodes on a root-to-leaf path. An AVL tree of height h has at least
+/// F(h + 2) - 1 nodes (F the Fibonacci numbers), so fewer than 2^32 nodes keep the
+/// height at most 45.
+const MAX_DEPTH: usize = 48;
+
+/// The nodes a descent passed, from the root down: operations record their descent once
+/// and then restore the augmentation bottom-up along it, without walking down again.
+struct Path {
+    nodes: [u32; MAX_DEPTH],
+    len: usize,
+}
+
+impl Path {
+    fn new() -> Self {
+        Path { nodes: [NIL; MAX_DEPTH], len: 0 }
+    }
+
+    fn push(&mut self, i: u32) {
+        self.nodes[self.len] = i;
+        self.len += 1;
+    }
+}
+
 /// One free block `[start, start + size)` and its place in the tree.
 #[derive(Clone, Copy, Debug)]
 struct Node {
@@ -136,129 +159,146 @@ impl FirstFitIndex {
         self.vacant = i;
     }
 
-    fn insert(&mut self, start: usize, size: usize) {
+    /// Points the link that leads to `old` (the node at `path[k]`) at `new` instead.
+    fn relink(&mut self, path: &Path, k: usize, old: u32, new: u32) {
+        if k == 0 {
+            self.root = new;
+        } else {
+            let parent = &mut self.nodes[path.nodes[k - 1] as usize];
+            if parent.left == old {
+                parent.left = new;
+            } else {
+                parent.right = new;
+            }
+        }
+    }
+
+    /// Restores heights, `max` and balance on `path[..top]`, bottom-up, after the subtree
+    /// below changed shape. Stops as soon as a subtree's height and `max` come out as they
+    /// were (nothing above can change then), but not below depth `settle`, where a node's
+    /// own block was changed.
+    fn fixup(&mut self, path: &Path, top: usize, settle: usize) {
+        for k in (0..top).rev() {
+            let i = path.nodes[k];
+            let (old_height, old_max) = (self.heights[i as usize], self.nodes[i as usize].max);
+            let root = self.rebalance(i);
+            if root != i {
+                self.relink(path, k, i, root);
+            }
+            if k <= settle && self.heights[root as usize] == old_height && self.nodes[root as usize].max == old_max {
+                return;
+            }
+        }
+    }
+
+    /// Restores `max` on `path[..=k]` after the block at `path[k]` changed size (the
+    /// shape did not change, so neither did any height). Stops at the first unchanged `max`.
+    fn fixup_max(&mut self, path: &Path, k: usize) {
+        for k in (0..=k).rev() {
+            let i = path.nodes[k];
+            let Node { size, left, right, max, .. } = self.nodes[i as usize];
+            let new_max = size.max(self.max(left)).max(self.max(right));
+            if new_max == max {
+                return;
+            }
+            self.nodes[i as usize].max = new_max;
+        }
+    }
+
+    /// Adds the block `[start, start + size)` as a leaf below the last node of `path`,
+    /// the descent that searched for `start`.
+    fn attach(&mut self, path: &Path, start: usize, size: usize) {
         let leaf = self.new_node(start, size);
-        self.root = self.insert_at(self.root, leaf);
+        match path.len.checked_sub(1).map(|k| path.nodes[k]) {
+            None => self.root = leaf,
+            Some(parent) if start < self.nodes[parent as usize].start => self.nodes[parent as usize].left = leaf,
+            Some(parent) => self.nodes[parent as usize].right = leaf,
+        }
         self.len += 1;
         self.free_units += size;
+        self.fixup(path, path.len, usize::MAX);
     }
 
-    fn insert_at(&mut self, i: u32, leaf: u32) -> u32 {
-        if i == NIL {
-            return leaf;
-        }
-        if self.nodes[leaf as usize].start < self.nodes[i as usize].start {
-            self.nodes[i as usize].left = self.insert_at(self.nodes[i as usize].left, leaf);
-        } else {
-            self.nodes[i as usize].right = self.insert_at(self.nodes[i as usize].right, leaf);
-        }
-        self.rebalance(i)
-    }
-
-    /// Removes the block that starts at `start` (it must exist).
-    fn remove(&mut self, start: usize) {
-        let size = self.nodes[self.find(start).expect("removing a block that is not free") as usize].size;
-        self.root = self.remove_at(self.root, start);
-        self.len -= 1;
-        self.free_units -= size;
-    }
-
-    fn remove_at(&mut self, i: u32, start: usize) -> u32 {
-        let Node { start: here, left, right, .. } = self.nodes[i as usize];
-        if start < here {
-            self.nodes[i as usize].left = self.remove_at(left, start);
-        } else if start > here {
-            self.nodes[i as usize].right = self.remove_at(right, start);
-        } else {
-            self.release_node(i);
-            if left == NIL {
-                return right;
-            }
-            if right == NIL {
-                return left;
-            }
-            // Two children: the successor (leftmost of the right subtree) takes i's place.
-            let (rest, successor) = self.detach_min(right);
-            self.nodes[successor as usize].left = left;
-            self.nodes[successor as usize].right = rest;
-            return self.rebalance(successor);
-        }
-        self.rebalance(i)
-    }
-
-    /// Detaches the leftmost node of subtree `i`; returns (the rest of the subtree, it).
-    fn detach_min(&mut self, i: u32) -> (u32, u32) {
-        let left = self.nodes[i as usize].left;
-        if left == NIL {
-            return (self.nodes[i as usize].right, i);
-        }
-        let (rest, min) = self.detach_min(left);
-        self.nodes[i as usize].left = rest;
-        (self.rebalance(i), min)
-    }
-
-    /// Moves the block that starts at `start` to `[new_start, new_start + new_size)`.
-    /// The caller keeps address order: the block must stay between its neighbours.
-    fn reshape(&mut self, start: usize, new_start: usize, new_size: usize) {
-        let old_size = self.reshape_at(self.root, start, new_start, new_size);
-        self.free_units = self.free_units - old_size + new_size;
-    }
-
-    fn reshape_at(&mut self, i: u32, start: usize, new_start: usize, new_size: usize) -> usize {
-        let node = self.nodes[i as usize];
-        let old_size = if start < node.start {
-            self.reshape_at(node.left, start, new_start, new_size)
-        } else if start > node.start {
-            self.reshape_at(node.right, start, new_start, new_size)
-        } else {
-            self.nodes[i as usize].start = new_start;
-            self.nodes[i as usize].size = new_size;
-            node.size
-        };
-        self.update(i);
-        old_size
-    }
-
-    /// The node of the block that starts exactly at `start`.
-    fn find(&self, start: usize) -> Option<u32> {
+    fn insert(&mut self, start: usize, size: usize) {
+        let mut path = Path::new();
         let mut i = self.root;
         while i != NIL {
+            path.push(i);
+            let node = &self.nodes[i as usize];
+            i = if start < node.start { node.left } else { node.right };
+        }
+        self.attach(&path, start, size);
+    }
+
+    /// Unlinks the node at the end of `path` and frees its slot; the counters are the
+    /// caller's. Heights and `max` are restored up the path (see [`Self::fixup`] for
+    /// `settle`).
+    fn unlink(&mut self, path: &mut Path, mut settle: usize) {
+        let k = path.len - 1;
+        let i = path.nodes[k];
+        let Node { left, right, .. } = self.nodes[i as usize];
+        if left == NIL || right == NIL {
+            self.relink(path, k, i, if left == NIL { right } else { left });
+            path.len = k;
+        } else {
+            // Two children: the successor (leftmost of the right subtree) takes i's place,
+            // with i's height and max, so that the fixup compares against i's old values.
+            let mut s = right;
+            loop {
+                path.push(s);
+                let l = self.nodes[s as usize].left;
+                if l == NIL {
+                    break;
+                }
+                s = l;
+            }
+            let s_right = self.nodes[s as usize].right;
+            self.relink(path, path.len - 1, s, s_right);
+            path.len -= 1;
+            let Node { left, right, max, .. } = self.nodes[i as usize];
+            let successor = &mut self.nodes[s as usize];
+            successor.left = left;
+            successor.right = right;
+            successor.max = max;
+            self.heights[s as usize] = self.heights[i as usize];
+            self.relink(path, k, i, s);
+            path.nodes[k] = s;
+            // The successor's own block differs from i's: its max must be recomputed.
+            settle = settle.min(k);
+        }
+        self.release_node(i);
+        self.fixup(path, path.len, settle);
+    }
+
+    /// Records the descent to the block that starts exactly at `start`; whether it exists
+    /// (then it ends `path`).
+    fn locate(&self, start: usize, path: &mut Path) -> bool {
+        let mut i = self.root;
+        while i != NIL {
+            path.push(i);
             let node = &self.nodes[i as usize];
             if start == node.start {
-                return Some(i);
+                return true;
             }
             i = if start < node.start { node.left } else { node.right };
         }
-        None
+        false
     }
 
-    /// The block with the highest start below `addr`.
-    fn last_before(&self, addr: usize) -> Option<Node> {
-        let (mut i, mut best) = (self.root, None);
-        while i != NIL {
-            let node = self.nodes[i as usize];
-            if node.start < addr {
-                best = Some(node);
-                i = node.right;
-            } else {
-                i = node.left;
-            }
-        }
-        best
-    }
-
-    /// The lowest-addressed block of at least `size` units: one descent, O(log n).
-    fn first_fit(&self, size: usize) -> Option<Node> {
+    /// The lowest-addressed block of at least `size` units: one descent, O(log n),
+    /// recorded in `path` (the block ends it).
+    fn first_fit(&self, size: usize, path: &mut Path) -> bool {
         if self.max(self.root) < size {
-            return None;
+            return false;
         }
         let mut i = self.root;
         loop {
-            let node = self.nodes[i as usize];
+            path.push(i);
+            let node = &self.nodes[i as usize];
             if self.max(node.left) >= size {
                 i = node.left;
             } else if node.size >= size {
-                return Some(node);
+                return true;
             } else {
                 // The subtree holds a fit, and it is neither left nor here.
                 i = node.right;
@@ -279,16 +319,29 @@ impl FirstFitIndex {
             .or_else(|| self.first_fit_aligned(node.right, size, align))
     }
 
-    /// Takes `[at, at + size)` out of the free block `block`, which holds it.
-    fn carve(&mut self, block: Node, at: usize, size: usize) {
-        let head = at - block.start;
-        let tail = block.size - head - size;
+    /// Takes `[at, at + size)` out of the free block that ends `path`, which holds it.
+    fn carve(&mut self, path: &mut Path, at: usize, size: usize) {
+        let k = path.len - 1;
+        let i = path.nodes[k] as usize;
+        let Node { start, size: block_size, .. } = self.nodes[i];
+        let head = at - start;
+        let tail = block_size - head - size;
+        self.free_units -= size;
         match (head, tail) {
-            (0, 0) => self.remove(block.start),
-            (0, _) => self.reshape(block.start, at + size, tail),
+            (0, 0) => {
+                self.len -= 1;
+                self.unlink(path, usize::MAX);
+            }
+            (0, _) => {
+                self.nodes[i].start = at + size;
+                self.nodes[i].size = tail;
+                self.fixup_max(path, k);
+            }
             (_, _) => {
-                self.reshape(block.start, block.start, head);
+                self.nodes[i].size = head;
+                self.fixup_max(path, k);
                 if tail > 0 {
+                    self.free_units -= tail;
                     self.insert(at + size, tail);
                 }
             }
@@ -326,38 +379,85 @@ impl FirstFitIndex {
 
 impl FreeIndex for FirstFitIndex {
     fn take(&mut self, size: usize, align: usize) -> Option<usize> {
-        if align == 1 {
-            let block = self.first_fit(size)?;
-            self.carve(block, block.start, size);
-            return Some(block.start);
-        }
-        let (block, at) = self.first_fit_aligned(self.root, size, align)?;
-        self.carve(block, at, size);
+        let mut path = Path::new();
+        let at = if align == 1 {
+            if !self.first_fit(size, &mut path) {
+                return None;
+            }
+            self.nodes[path.nodes[path.len - 1] as usize].start
+        } else {
+            let (block, at) = self.first_fit_aligned(self.root, size, align)?;
+            self.locate(block.start, &mut path);
+            at
+        };
+        self.carve(&mut path, at, size);
         Some(at)
     }
 
     fn take_at(&mut self, start: usize, size: usize) -> bool {
-        match self.find(start).map(|i| self.nodes[i as usize]) {
-            Some(block) if block.size >= size => {
-                self.carve(block, start, size);
-                true
-            }
-            _ => false,
+        let mut path = Path::new();
+        if self.locate(start, &mut path) && self.nodes[path.nodes[path.len - 1] as usize].size >= size {
+            self.carve(&mut path, start, size);
+            true
+        } else {
+            false
         }
     }
 
     fn give(&mut self, start: usize, size: usize) {
         let end = start + size;
-        let prev = self.last_before(start).filter(|p| p.start + p.size == start);
-        let next = self.find(end).map(|i| self.nodes[i as usize]);
-        match (prev, next) {
-            (Some(p), Some(n)) => {
-                self.remove(n.start);
-                self.reshape(p.start, p.start, p.size + size + n.size);
+        // One descent towards `start` passes both of its neighbours in address order: the
+        // last node where it turns right is the block before, the last where it turns
+        // left the block after.
+        let mut path = Path::new();
+        let (mut before, mut after) = (None, None);
+        let mut i = self.root;
+        while i != NIL {
+            let node = &self.nodes[i as usize];
+            if node.start < start {
+                before = Some(path.len);
+                path.push(i);
+                i = node.right;
+            } else {
+                after = Some(path.len);
+                path.push(i);
+                i = node.left;
             }
-            (Some(p), None) => self.reshape(p.start, p.start, p.size + size),
-            (None, Some(n)) => self.reshape(n.start, start, size + n.size),
-            (None, None) => self.insert(start, size),
+        }
+        let node_at = |k: usize| path.nodes[k] as usize;
+        let prev = before.filter(|&k| {
+            let p = &self.nodes[node_at(k)];
+            p.start + p.size == start
+        });
+        let next = after.filter(|&k| self.nodes[node_at(k)].start == end);
+        match (prev, next) {
+            (Some(kp), Some(kn)) => {
+                // The two neighbours become one block, kept in the shallower node; the
+                // deeper one has no child towards the other (nothing lies between them),
+                // so it unlinks without a successor search.
+                let (p, n) = (self.nodes[node_at(kp)], self.nodes[node_at(kn)]);
+                let (keep, drop) = if kp < kn { (kp, kn) } else { (kn, kp) };
+                let kept = &mut self.nodes[node_at(keep)];
+                kept.start = p.start;
+                kept.size = p.size + size + n.size;
+                path.len = drop + 1;
+                self.len -= 1;
+                self.free_units += size;
+                self.unlink(&mut path, keep);
+            }
+            (Some(kp), None) => {
+                self.nodes[node_at(kp)].size += size;
+                self.free_units += size;
+                self.fixup_max(&path, kp);
+            }
+            (None, Some(kn)) => {
+                let n = &mut self.nodes[node_at(kn)];
+                n.start = start;
+                n.size += size;
+                self.free_units += size;
+                self.fixup_max(&path, kn);
+            }
+            (None, None) => self.attach(&path, start, size),
         }
     }
 
@@ -412,5 +512,94 @@ impl FreeIndex for FirstFitIndex {
             return Err(format!("free units counter {} but blocks sum to {units}", self.free_units));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same free space as a sorted list, searched linearly.
+    #[derive(Default)]
+    struct Model(Vec<(usize, usize)>);
+
+    impl Model {
+        fn take(&mut self, size: usize, align: usize) -> Option<usize> {
+            let (k, at) =
+                self.0.iter().enumerate().find_map(|(k, &(s, n))| fit_in_block(s, n, size, align).map(|at| (k, at)))?;
+            self.carve(k, at, size);
+            Some(at)
+        }
+
+        fn carve(&mut self, k: usize, at: usize, size: usize) {
+            let (s, n) = self.0.remove(k);
+            if s + n > at + size {
+                self.0.insert(k, (at + size, s + n - at - size));
+            }
+            if at > s {
+                self.0.insert(k, (s, at - s));
+            }
+        }
+
+        fn give(&mut self, start: usize, size: usize) {
+            let k = self.0.partition_point(|&(s, _)| s < start);
+            self.0.insert(k, (start, size));
+            if k + 1 < self.0.len() && start + size == self.0[k + 1].0 {
+                self.0[k].1 += self.0.remove(k + 1).1;
+            }
+            if k > 0 && self.0[k - 1].0 + self.0[k - 1].1 == start {
+                self.0[k - 1].1 += self.0.remove(k).1;
+            }
+        }
+    }
+
+    #[test]
+    fn random_steps_match_a_linear_first_fit() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for round in 0..4 {
+            let capacity = 1 << (12 + 2 * round);
+            let (mut index, mut model) = (FirstFitIndex::new(capacity), Model(vec![(0, capacity)]));
+            let mut live: Vec<(usize, usize)> = Vec::new();
+            for _ in 0..20_000 {
+                match next(8) {
+                    0..=3 => {
+                        let bits = next(10);
+                        let size = 1 + next(1 << bits);
+                        let align = if next(4) == 0 { 1 << next(6) } else { 1 };
+                        let at = index.take(size, align);
+                        assert_eq!(at, model.take(size, align));
+                        live.extend(at.map(|at| (at, size)));
+                    }
+                    4 => {
+                        let pick = next(live.len().max(1));
+                        if let Some(&(at, size)) = live.get(pick) {
+                            let grow = 1 + next(64);
+                            let k = model.0.iter().position(|&(s, n)| s == at + size && n >= grow);
+                            assert_eq!(index.take_at(at + size, grow), k.is_some());
+                            if let Some(k) = k {
+                                model.carve(k, at + size, grow);
+                                live.push((at + size, grow));
+                            }
+                        }
+                    }
+                    _ => {
+                        if !live.is_empty() {
+                            let (at, size) = live.swap_remove(next(live.len()));
+                            index.give(at, size);
+                            model.give(at, size);
+                        }
+                    }
+                }
+                index.check().unwrap();
+                assert!(index.blocks().eq(model.0.iter().copied()));
+                assert_eq!(index.largest(), model.0.iter().map(|b| b.1).max().unwrap_or(0));
+            }
+        }
     }
 }
