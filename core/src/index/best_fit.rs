@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{FreeIndex, fit_in_block};
+use super::{FreeIndex, check_block_list, fit_in_block};
 
 /// Free blocks indexed by address and by size.
 ///
@@ -114,26 +114,10 @@ impl FreeIndex for BestFitIndex {
         if self.by_address.len() != self.by_size.len() {
             return Err("the address and size indexes differ in length".into());
         }
-        let mut units = 0usize;
-        let mut prev_end: Option<usize> = None;
-        for (&start, &size) in &self.by_address {
-            if size == 0 {
-                return Err(format!("free block at {start} has size 0"));
-            }
-            if !self.by_size.contains(&(size, start)) {
-                return Err(format!("free block ({start}, {size}) missing from the size index"));
-            }
-            if let Some(end) = prev_end
-                && start <= end
-            {
-                return Err(format!("free blocks overlap or touch at {start}"));
-            }
-            prev_end = Some(start.checked_add(size).ok_or("free block passes usize::MAX")?);
-            units += size;
+        if let Some((start, size)) = self.blocks().find(|&(start, size)| !self.by_size.contains(&(size, start))) {
+            return Err(format!("free block ({start}, {size}) missing from the size index"));
         }
-        if units != self.free_units {
-            return Err(format!("free units counter {} but blocks sum to {units}", self.free_units));
-        }
+        check_block_list(self.blocks(), true, self.free_units)?;
         Ok(())
     }
 }

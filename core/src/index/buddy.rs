@@ -33,7 +33,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-use super::FreeIndex;
+use super::{FreeIndex, check_block_list};
 
 /// The number of orders: a block holds `2^order` units, `order < ORDERS`.
 const ORDERS: usize = usize::BITS as usize;
@@ -267,13 +267,8 @@ impl FreeIndex for BuddyIndex {
                 units += block_size(order);
             }
         }
-        let mut prev_end = 0;
-        for (start, size) in self.blocks() {
-            if start < prev_end {
-                return Err(format!("free blocks overlap at {start}"));
-            }
-            prev_end = start + size;
-        }
+        // Buddy keeps free blocks as they are: neighbours that are not buddies may touch.
+        check_block_list(self.blocks(), false, self.free_units)?;
         if count != self.free_blocks {
             return Err(format!("free block count {} but {count} blocks in the sets", self.free_blocks));
         }

@@ -11,7 +11,7 @@
 //! Nodes live in one `Vec` and refer to each other by `u32` index: no `unsafe`, no
 //! per-node allocation, 32 bytes per node plus one byte of height.
 
-use super::{FreeIndex, fit_in_block};
+use super::{FreeIndex, check_block_list, fit_in_block};
 
 /// "No node": the child link of a leaf, the head of an empty vacancy list.
 const NIL: u32 = u32::MAX;
@@ -494,23 +494,7 @@ impl FreeIndex for FirstFitIndex {
         if count != self.len {
             return Err(format!("free block count {} but {count} nodes in the tree", self.len));
         }
-        let mut units = 0usize;
-        let mut prev_end: Option<usize> = None;
-        for (start, size) in self.blocks() {
-            if let Some(end) = prev_end {
-                if start < end {
-                    return Err(format!("free blocks overlap at {start}"));
-                }
-                if start == end {
-                    return Err(format!("free blocks adjacent at {start}: not merged"));
-                }
-            }
-            prev_end = Some(start.checked_add(size).ok_or("free block passes usize::MAX")?);
-            units += size;
-        }
-        if units != self.free_units {
-            return Err(format!("free units counter {} but blocks sum to {units}", self.free_units));
-        }
+        check_block_list(self.blocks(), true, self.free_units)?;
         Ok(())
     }
 }

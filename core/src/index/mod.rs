@@ -76,3 +76,34 @@ pub(crate) fn fit_in_block(start: usize, block_size: usize, size: usize, align: 
     let used = (at - start).checked_add(size)?;
     (used <= block_size).then_some(at)
 }
+
+/// Checks what every index promises of its [`FreeIndex::blocks`]: no empty block, address
+/// order, no overlap, no two blocks touching when `merged` (every policy but buddy), and
+/// sizes that add up to `free_units`. Each index's `check` calls it, then checks its own
+/// structure.
+pub(crate) fn check_block_list(
+    blocks: impl Iterator<Item = (usize, usize)>,
+    merged: bool,
+    free_units: usize,
+) -> Result<(), String> {
+    let (mut units, mut prev_end) = (0usize, None);
+    for (start, size) in blocks {
+        if size == 0 {
+            return Err(format!("free block at {start} has size 0"));
+        }
+        if let Some(end) = prev_end {
+            if start < end {
+                return Err(format!("free blocks overlap at {start}"));
+            }
+            if merged && start == end {
+                return Err(format!("free blocks adjacent at {start}: not merged"));
+            }
+        }
+        prev_end = Some(start.checked_add(size).ok_or("free block passes usize::MAX")?);
+        units = units.checked_add(size).ok_or("free units pass usize::MAX")?;
+    }
+    if units != free_units {
+        return Err(format!("free units counter {free_units} but blocks sum to {units}"));
+    }
+    Ok(())
+}

@@ -45,7 +45,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{FreeIndex, fit_in_block};
+use super::{FreeIndex, check_block_list, fit_in_block};
 
 /// Log2 of the number of second-level classes per power of two.
 const SLI_LOG2: u32 = 5;
@@ -503,23 +503,7 @@ impl FreeIndex for TlsfIndex {
         if count + vacant != self.nodes.len() {
             return Err(format!("{} slots but {count} listed and {vacant} vacant", self.nodes.len()));
         }
-        let mut units = 0usize;
-        let mut prev_end: Option<usize> = None;
-        for (start, size) in self.blocks() {
-            if let Some(end) = prev_end {
-                if start < end {
-                    return Err(format!("free blocks overlap at {start}"));
-                }
-                if start == end {
-                    return Err(format!("free blocks adjacent at {start}: not merged"));
-                }
-            }
-            prev_end = Some(start + size);
-            units = units.checked_add(size).ok_or("free units pass usize::MAX")?;
-        }
-        if units != self.free_units {
-            return Err(format!("free units counter {} but blocks sum to {units}", self.free_units));
-        }
+        check_block_list(self.blocks(), true, self.free_units)?;
         if self.largest.is_some_and(|cached| cached != largest) || self.largest() != largest {
             return Err(format!("largest free block is {largest}, cached {:?}", self.largest));
         }
