@@ -17,6 +17,8 @@ const SOURCES: &[&str] = &[
     "test_walk.c",
     "test_threads.c",
     "test_model.c",
+    "test_conformance.c",
+    "test_stress.c",
 ];
 
 /// Headers the sources include; a change to one recompiles them.

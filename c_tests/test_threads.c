@@ -1,6 +1,7 @@
 /*
  * test_threads.c: 8 pthreads hammering one handle with ma_alloc, ma_alloc_aligned,
- * ma_free, ma_free_at, ma_realloc, ma_size_of, ma_get_stats and ma_walk at random.
+ * ma_free, ma_free_at, ma_realloc, ma_size_of, ma_get_stats and ma_walk at random, under
+ * every policy, with min_alignment 1 and 16.
  *
  * Overlap is caught as it happens: every thread claims each unit of every block it
  * receives in a shared ownership array (compare-and-swap from 0 to its id), and gives
@@ -39,6 +40,7 @@ typedef struct worker {
     size_t live_size[MAX_LIVE];
     size_t live;
     size_t min_alignment;
+    int merges_adjacent; /* 0 for buddy: its free blocks may touch */
     /* Counters, read by the main thread after joining. */
     size_t ops, ooms, walks, problems;
     char first_problem[200];
@@ -162,8 +164,9 @@ static void do_stats(worker *w) {
     }
 }
 
-/* Every walk is a consistent snapshot: it tiles the range, and it shows each block that
-   this thread holds (no other thread can free them). */
+/* Every walk is a consistent snapshot: it tiles the range (free extents never adjacent,
+   or under buddy powers of two aligned to their size), and it shows each block that this
+   thread holds (no other thread can free them). */
 static void do_walk(worker *w) {
     ctest_map m;
     ma_status s = ctest_map_take(w->a, &m);
@@ -171,8 +174,13 @@ static void do_walk(worker *w) {
     size_t at = 0;
     int tiles = s == MA_OK;
     for (size_t i = 0; tiles && i < m.len; i++) {
-        tiles = m.extents[i].start == at && m.extents[i].size > 0 &&
-                !(i > 0 && m.extents[i].kind == MA_BLOCK_FREE && m.extents[i - 1].kind == MA_BLOCK_FREE);
+        const ctest_extent *e = &m.extents[i];
+        tiles = e->start == at && e->size > 0;
+        if (e->kind == MA_BLOCK_FREE && w->merges_adjacent) {
+            tiles = tiles && !(i > 0 && m.extents[i - 1].kind == MA_BLOCK_FREE);
+        } else if (e->kind == MA_BLOCK_FREE) {
+            tiles = tiles && (e->size & (e->size - 1)) == 0 && e->start % e->size == 0;
+        }
         at += m.extents[i].size;
     }
     if (!tiles || at != CAPACITY) problem(w, "a walk does not tile the range", at, m.len, s);
@@ -247,7 +255,7 @@ static void hammer_one_handle(const ctest_policy *p, size_t min_alignment) {
     worker *workers = calloc(THREADS, sizeof *workers);
     CHECK(owner != NULL && workers != NULL);
     if (!a || !owner || !workers) {
-        ma_destroy(a);
+        ctest_destroy(a);
         free(owner);
         free(workers);
         return;
@@ -257,6 +265,7 @@ static void hammer_one_handle(const ctest_policy *p, size_t min_alignment) {
         workers[i].owner = owner;
         workers[i].id = (unsigned char)(i + 1);
         workers[i].min_alignment = min_alignment;
+        workers[i].merges_adjacent = p->merges_adjacent;
         ctest_rng_seed(&workers[i].rng, 0x5EED0000u + (uint64_t)i * 7919u + min_alignment);
     }
     if (!run_threads(workers, hammer)) goto done;
@@ -324,7 +333,7 @@ static void hammer_one_handle(const ctest_policy *p, size_t min_alignment) {
     CHECK_SIZE(still_owned, 0);
 
 done:
-    ma_destroy(a);
+    ctest_destroy(a);
     free(owner);
     free(workers);
 }
@@ -333,7 +342,7 @@ int ma_ctest_threads(void) {
     ctest_begin("threads");
     for (size_t i = 0; i < ctest_policy_count; i++) {
         hammer_one_handle(&ctest_policies[i], 1);
+        hammer_one_handle(&ctest_policies[i], 16);
     }
-    hammer_one_handle(&ctest_policies[0], 16);
     return ctest_end();
 }

@@ -19,6 +19,8 @@ unsafe extern "C" {
     fn ma_ctest_walk() -> c_int;
     fn ma_ctest_threads() -> c_int;
     fn ma_ctest_model() -> c_int;
+    fn ma_ctest_stress() -> c_int;
+    fn ma_ctest_conformance() -> c_int;
 }
 
 /// One C suite.
@@ -40,6 +42,12 @@ pub enum Suite {
     Threads,
     /// `test_model.c`: random operations compared with a reference model, call by call.
     Model,
+    /// `test_stress.c`: 8 threads hand blocks to each other through a queue, every policy;
+    /// ownership of every unit checked atomically.
+    Stress,
+    /// `test_conformance.c`: what every policy shares: merging back to the initial map,
+    /// `largest_free`, alignment, reset; each call checked against the policy's model.
+    Conformance,
 }
 
 /// Serialises the suites: their output goes straight to stdout and must not interleave.
@@ -47,8 +55,17 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 7] =
-        [Suite::Core, Suite::Errors, Suite::Realloc, Suite::Align, Suite::Walk, Suite::Threads, Suite::Model];
+    pub const ALL: [Suite; 9] = [
+        Suite::Core,
+        Suite::Errors,
+        Suite::Realloc,
+        Suite::Align,
+        Suite::Walk,
+        Suite::Threads,
+        Suite::Model,
+        Suite::Conformance,
+        Suite::Stress,
+    ];
 
     /// Runs the suite and returns the number of failed checks.
     pub fn run(self) -> usize {
@@ -60,6 +77,8 @@ impl Suite {
             Suite::Walk => ma_ctest_walk,
             Suite::Threads => ma_ctest_threads,
             Suite::Model => ma_ctest_model,
+            Suite::Stress => ma_ctest_stress,
+            Suite::Conformance => ma_ctest_conformance,
         };
         let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // SAFETY: the entry points take no arguments, touch only their own state and the

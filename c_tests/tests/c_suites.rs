@@ -61,3 +61,13 @@ fn threads() {
 fn model() {
     run(Suite::Model);
 }
+
+#[test]
+fn conformance() {
+    run(Suite::Conformance);
+}
+
+#[test]
+fn stress() {
+    run(Suite::Stress);
+}

@@ -1,0 +1,396 @@
+//! Naive models of every placement policy, written for clarity rather than speed: the free
+//! blocks in a sorted `Vec` scanned in full, the live allocations in a `BTreeMap`, every
+//! check of API.md in its order. They are the oracles of `tests/conformance.rs`: a policy's
+//! own placement rule is checked against them call by call, together with the map and the
+//! counters. Shared through `#[path]`, like `reference.rs` (which stays the oracle of the
+//! reference's exact first-fit addresses).
+//!
+//! The rules, from API.md ("Policies, alignment and resizing"), with `fp` the footprint
+//! (the size rounded up to `min_alignment`, then, under buddy, to a power of two) and `a`
+//! the effective alignment (the larger of the requested one and `min_alignment`):
+//! - first fit: the lowest `a`-aligned address where `fp` units fit in one free block;
+//! - best fit: the smallest free block that holds `fp` units at an `a`-aligned address,
+//!   ties to the lowest address, at that block's lowest `a`-aligned address;
+//! - TLSF: the contract pins no address down, only "never out of memory while some free
+//!   block can hold the request" and exact sizes. The model therefore accepts any
+//!   `a`-aligned address whose `fp` units lie inside one free block (the library's answer
+//!   is passed in as `got`), and expects out of memory exactly when there is none;
+//! - buddy: free space is power-of-two blocks aligned to their size, the capacity covered
+//!   by top-level blocks of decreasing powers of two from address 0. A request takes the
+//!   lowest-addressed block of the smallest order that holds `fp` units and starts on a
+//!   multiple of `a`; that block is split in halves, the low half kept each time, the
+//!   upper halves freed, down to `fp`. A freed block merges with its buddy
+//!   (`start ^ size`) while the buddy is one free block of the same size and the merged
+//!   block stays inside one top-level block. Free blocks are reported as they are, so
+//!   neighbours that are not buddies stay apart.
+//!
+//! In every policy the gap before an aligned block stays free and the rest of the chosen
+//! block after the footprint stays free (first fit, best fit, TLSF: one block; buddy: the
+//! split halves).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use memalloc::{Block, BlockKind, Error, Policy};
+
+/// `value` rounded up to a multiple of `align` (a power of two); `None` on overflow.
+pub fn align_up(value: usize, align: usize) -> Option<usize> {
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// Where `size` units aligned to `align` start inside the free block `(start, block)`.
+pub fn fit(start: usize, block: usize, size: usize, align: usize) -> Option<usize> {
+    let at = align_up(start, align)?;
+    let used = (at - start).checked_add(size)?;
+    (used <= block).then_some(at)
+}
+
+/// The largest power of two that is at most `value` (`value > 0`).
+fn floor_pow2(value: usize) -> usize {
+    1 << (usize::BITS - 1 - value.leading_zeros())
+}
+
+/// A naive allocator of one policy: what `MemoryAllocator` must do, call by call.
+#[derive(Debug, Clone)]
+pub struct Model {
+    policy: Policy,
+    capacity: usize,
+    min_alignment: usize,
+    /// `capacity` rounded down to `min_alignment`: the tail past it is padding for good.
+    usable: usize,
+    /// Buddy only: the top-level blocks `(start, size)`, decreasing powers of two from 0.
+    tops: Vec<(usize, usize)>,
+    /// The free blocks `(start, size)`, sorted by start. Never adjacent, except under
+    /// buddy, where they are the buddy blocks as they are.
+    free: Vec<(usize, usize)>,
+    /// The live allocations: start -> requested size.
+    live: BTreeMap<usize, usize>,
+}
+
+impl Model {
+    /// The model of a fresh allocator; `capacity > 0`, `min_alignment` a power of two.
+    pub fn new(policy: Policy, capacity: usize, min_alignment: usize) -> Self {
+        assert!(capacity > 0 && min_alignment.is_power_of_two());
+        let usable = capacity & !(min_alignment - 1);
+        let mut tops = Vec::new();
+        let (mut start, mut rest) = (0, usable);
+        while rest > 0 {
+            let size = floor_pow2(rest);
+            tops.push((start, size));
+            start += size;
+            rest -= size;
+        }
+        let mut model =
+            Model { policy, capacity, min_alignment, usable, tops, free: Vec::new(), live: BTreeMap::new() };
+        model.reset();
+        model
+    }
+
+    /// `reset`: every allocation gone, the free space as after creation.
+    pub fn reset(&mut self) {
+        self.live.clear();
+        self.free = if self.policy == Policy::Buddy {
+            self.tops.clone()
+        } else if self.usable > 0 {
+            vec![(0, self.usable)]
+        } else {
+            Vec::new()
+        };
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn min_alignment(&self) -> usize {
+        self.min_alignment
+    }
+
+    /// The free blocks `(start, size)`, sorted by start.
+    pub fn free_blocks(&self) -> &[(usize, usize)] {
+        &self.free
+    }
+
+    /// The live allocations: start -> requested size.
+    pub fn live(&self) -> &BTreeMap<usize, usize> {
+        &self.live
+    }
+
+    /// Buddy only: the top-level blocks.
+    pub fn top_level_blocks(&self) -> &[(usize, usize)] {
+        &self.tops
+    }
+
+    /// The units an allocation of `size` occupies; `None` when that overflows.
+    pub fn footprint(&self, size: usize) -> Option<usize> {
+        let aligned = align_up(size, self.min_alignment)?;
+        match self.policy {
+            Policy::Buddy => aligned.checked_next_power_of_two(),
+            _ => Some(aligned),
+        }
+    }
+
+    fn live_footprint(&self, size: usize) -> usize {
+        self.footprint(size).expect("a live allocation's footprint fits")
+    }
+
+    /// Every address at which `fp` units aligned to `align` fit inside one free block,
+    /// as `(address, block start, block size)`: one candidate per block, at its lowest
+    /// aligned address.
+    fn fits(&self, fp: usize, align: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.free.iter().filter_map(move |&(start, size)| Some((fit(start, size, fp, align)?, start, size)))
+    }
+
+    /// Whether `fp` units at `at` lie inside one free block and `at` is aligned.
+    fn holds_at(&self, at: usize, fp: usize, align: usize) -> bool {
+        at.is_multiple_of(align)
+            && self.free.iter().any(|&(start, size)| start <= at && at - start <= size && size - (at - start) >= fp)
+    }
+
+    /// The address the policy gives `fp` units aligned to `align` (`got`: the library's
+    /// answer, which TLSF may choose freely among the fitting places); `None` when out of
+    /// memory.
+    fn choose(&self, fp: usize, align: usize, got: Option<usize>) -> Option<usize> {
+        match self.policy {
+            Policy::FirstFit => self.fits(fp, align).map(|(at, ..)| at).min(),
+            Policy::BestFit => self.fits(fp, align).min_by_key(|&(_, start, size)| (size, start)).map(|(at, ..)| at),
+            Policy::Tlsf => match got {
+                Some(at) if self.holds_at(at, fp, align) => Some(at),
+                // Wrong or missing: name a fitting place, so that the comparison fails.
+                _ => self.fits(fp, align).map(|(at, ..)| at).next(),
+            },
+            Policy::Buddy => self
+                .free
+                .iter()
+                .filter(|&&(start, size)| size >= fp && start.is_multiple_of(align))
+                .min_by_key(|&&(start, size)| (size, start))
+                .map(|&(start, _)| start),
+            other => panic!("no model for policy {other:?}"),
+        }
+    }
+
+    /// Takes the footprint `[at, at + fp)` out of the free block that holds it.
+    fn take(&mut self, at: usize, fp: usize) {
+        let i = self
+            .free
+            .iter()
+            .position(|&(start, size)| start <= at && at - start <= size && size - (at - start) >= fp)
+            .expect("the footprint lies in a free block");
+        let (start, size) = self.free.remove(i);
+        let mut pieces = Vec::new();
+        if self.policy == Policy::Buddy {
+            assert_eq!(at, start, "a buddy allocation takes the start of its block");
+            // Split down to fp: the low half kept, every upper half freed.
+            let mut half = size / 2;
+            while half >= fp {
+                pieces.push((start + half, half));
+                half /= 2;
+            }
+            pieces.reverse();
+        } else {
+            if at > start {
+                pieces.push((start, at - start));
+            }
+            if size - (at - start) > fp {
+                pieces.push((at + fp, size - (at - start) - fp));
+            }
+        }
+        self.free.splice(i..i, pieces);
+    }
+
+    /// Whether the parent of the buddy block `(start, size)` lies inside one top-level block.
+    fn parent_inside_top(&self, start: usize, size: usize) -> bool {
+        let Some(parent_size) = size.checked_mul(2) else { return false };
+        let parent = start & !size;
+        self.tops.iter().any(|&(top, top_size)| {
+            parent >= top && (parent - top).checked_add(parent_size).is_some_and(|end| end <= top_size)
+        })
+    }
+
+    /// Frees the buddy block `(start, size)` and merges it with its buddy, repeatedly.
+    fn release_buddy_block(&mut self, mut start: usize, mut size: usize) {
+        while self.parent_inside_top(start, size) {
+            let buddy = start ^ size;
+            let Some(i) = self.free.iter().position(|&block| block == (buddy, size)) else { break };
+            self.free.remove(i);
+            start &= !size;
+            size *= 2;
+        }
+        let i = self.free.partition_point(|&(s, _)| s < start);
+        self.free.insert(i, (start, size));
+    }
+
+    /// Returns `[start, start + size)` to free space: merged with both neighbours, or,
+    /// under buddy, cut into maximal aligned power-of-two blocks, each merged with its buddy.
+    fn give(&mut self, start: usize, size: usize) {
+        if self.policy == Policy::Buddy {
+            let end = start + size;
+            let mut at = start;
+            while at < end {
+                let mut block = floor_pow2(end - at);
+                while !at.is_multiple_of(block) {
+                    block /= 2;
+                }
+                self.release_buddy_block(at, block);
+                at += block;
+            }
+            return;
+        }
+        let i = self.free.partition_point(|&(s, _)| s < start);
+        self.free.insert(i, (start, size));
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.free.len());
+        for &(s, n) in &self.free {
+            match merged.last_mut() {
+                Some(last) if last.0 + last.1 == s => last.1 += n,
+                _ => merged.push((s, n)),
+            }
+        }
+        self.free = merged;
+    }
+
+    /// `allocate_aligned(size, align)` (`allocate` is `align` 1), given the library's
+    /// answer `got` (used only where the policy may choose, TLSF): the result the library
+    /// must give. On success the model takes the block.
+    pub fn allocate(&mut self, size: usize, align: usize, got: Result<usize, Error>) -> Result<usize, Error> {
+        if !align.is_power_of_two() {
+            return Err(Error::InvalidAlignment);
+        }
+        if size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let fp = self.footprint(size).ok_or(Error::OutOfMemory)?;
+        let at = self.choose(fp, align.max(self.min_alignment), got.ok()).ok_or(Error::OutOfMemory)?;
+        self.take(at, fp);
+        self.live.insert(at, size);
+        Ok(at)
+    }
+
+    /// The error `free(addr, size)` must give, in API.md's order; `None` when it succeeds.
+    pub fn free_error(&self, addr: usize, size: usize) -> Option<Error> {
+        if addr >= self.capacity {
+            Some(Error::InvalidAddress)
+        } else if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
+            Some(Error::InvalidSize)
+        } else {
+            match self.live.get(&addr) {
+                None => Some(Error::NotAllocated),
+                Some(&live) if live != size => Some(Error::SizeMismatch),
+                Some(_) => None,
+            }
+        }
+    }
+
+    /// `free(addr, size)`.
+    pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        if let Some(error) = self.free_error(addr, size) {
+            return Err(error);
+        }
+        self.live.remove(&addr);
+        self.give(addr, self.live_footprint(size));
+        Ok(())
+    }
+
+    /// `size_of(addr)`.
+    pub fn size_of(&self, addr: usize) -> Result<usize, Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        self.live.get(&addr).copied().ok_or(Error::NotAllocated)
+    }
+
+    /// `free_at(addr)`.
+    pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+        let size = self.size_of(addr)?;
+        self.free(addr, size)
+    }
+
+    /// `reallocate(addr, old, new)`, given the library's answer `got` (for TLSF's choice
+    /// when the block moves). Shrinks in place (the tail is given back); grows in place
+    /// when the free block right after the footprint holds the growth (buddy: only when
+    /// the footprint already holds `new`); else moves to where the policy places `new`
+    /// while the old block is held, then frees the old block. Out of memory changes nothing.
+    pub fn reallocate(
+        &mut self,
+        addr: usize,
+        old: usize,
+        new: usize,
+        got: Result<usize, Error>,
+    ) -> Result<usize, Error> {
+        if let Some(error) = self.free_error(addr, old) {
+            return Err(error);
+        }
+        if new == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let old_fp = self.live_footprint(old);
+        let new_fp = self.footprint(new).ok_or(Error::OutOfMemory)?;
+        if new_fp <= old_fp {
+            if new_fp < old_fp {
+                self.give(addr + new_fp, old_fp - new_fp);
+            }
+            self.live.insert(addr, new);
+            return Ok(addr);
+        }
+        let end = addr + old_fp;
+        let growth = new_fp - old_fp;
+        if self.policy != Policy::Buddy && self.free.iter().any(|&(start, size)| start == end && size >= growth) {
+            self.take(end, growth);
+            self.live.insert(addr, new);
+            return Ok(addr);
+        }
+        let at = self.choose(new_fp, self.min_alignment, got.ok()).ok_or(Error::OutOfMemory)?;
+        self.take(at, new_fp);
+        self.live.remove(&addr);
+        self.give(addr, old_fp);
+        self.live.insert(at, new);
+        Ok(at)
+    }
+
+    /// The memory map the library must report: free blocks, allocations each followed by
+    /// its padding, and the tail past `usable` as padding.
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut map = Vec::new();
+        let mut free = self.free.iter().peekable();
+        for (&start, &size) in &self.live {
+            while let Some(&&(s, n)) = free.peek().filter(|&&&(s, _)| s < start) {
+                map.push(Block { start: s, size: n, kind: BlockKind::Free });
+                free.next();
+            }
+            map.push(Block { start, size, kind: BlockKind::Allocated });
+            let fp = self.live_footprint(size);
+            if fp > size {
+                map.push(Block { start: start + size, size: fp - size, kind: BlockKind::Padding });
+            }
+        }
+        map.extend(free.map(|&(start, size)| Block { start, size, kind: BlockKind::Free }));
+        if self.usable < self.capacity {
+            map.push(Block { start: self.usable, size: self.capacity - self.usable, kind: BlockKind::Padding });
+        }
+        map
+    }
+
+    /// Units in free blocks.
+    pub fn free_units(&self) -> usize {
+        self.free.iter().map(|&(_, size)| size).sum()
+    }
+
+    /// The largest free block (0 when none): the largest size `allocate` grants now.
+    pub fn largest_free(&self) -> usize {
+        self.free.iter().map(|&(_, size)| size).max().unwrap_or(0)
+    }
+
+    /// The sum of the live sizes.
+    pub fn allocated(&self) -> usize {
+        self.live.values().sum()
+    }
+
+    /// Units held beyond the live sizes, plus the unusable tail.
+    pub fn padding(&self) -> usize {
+        self.live.values().map(|&size| self.live_footprint(size) - size).sum::<usize>() + (self.capacity - self.usable)
+    }
+}
