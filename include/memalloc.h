@@ -121,7 +121,8 @@ typedef struct ma_stats {
    */
   size_t largest_free;
   /**
-   * Number of free blocks; adjacent free space is always merged.
+   * Number of free blocks, as `ma_walk` reports them: adjacent free space is always
+   * merged, except under buddy, which keeps its free blocks as they are.
    */
   size_t free_blocks;
   /**
@@ -130,7 +131,10 @@ typedef struct ma_stats {
   size_t allocations;
   /**
    * Units that belong to allocations beyond their sizes (`min_alignment` rounding,
-   * buddy rounding); 0 for first fit and best fit with `min_alignment` 1.
+   * buddy rounding); 0 for first fit, best fit and TLSF with `min_alignment` 1. When
+   * the capacity is not a multiple of `min_alignment`, it also counts the last
+   * `capacity % min_alignment` units, which no aligned footprint can use (`ma_walk`
+   * reports them as one `MA_BLOCK_PADDING` extent at the end).
    */
   size_t padding;
 } ma_stats;

@@ -47,12 +47,16 @@ pub struct ma_stats {
     /// Size of the largest free block (0 when none): the largest size that `ma_alloc`
     /// would succeed with right now.
     pub largest_free: usize,
-    /// Number of free blocks; adjacent free space is always merged.
+    /// Number of free blocks, as `ma_walk` reports them: adjacent free space is always
+    /// merged, except under buddy, which keeps its free blocks as they are.
     pub free_blocks: usize,
     /// Number of live allocations.
     pub allocations: usize,
     /// Units that belong to allocations beyond their sizes (`min_alignment` rounding,
-    /// buddy rounding); 0 for first fit and best fit with `min_alignment` 1.
+    /// buddy rounding); 0 for first fit, best fit and TLSF with `min_alignment` 1. When
+    /// the capacity is not a multiple of `min_alignment`, it also counts the last
+    /// `capacity % min_alignment` units, which no aligned footprint can use (`ma_walk`
+    /// reports them as one `MA_BLOCK_PADDING` extent at the end).
     pub padding: usize,
 }
 
