@@ -1,11 +1,11 @@
-//! Helpers for the preload tests: where the library is, scratch directories, compiling the
-//! C programs beside the tests, and running a command (with or without the preload) under a
-//! timeout that doubles as a deadlock detector.
+//! Helpers for the preload tests (and `benches/programs.rs`): where the library is, scratch
+//! directories, compiling the C programs beside the tests, running a command (with or
+//! without the preload) under a timeout that doubles as a deadlock detector, and (in
+//! [`workloads`]) the real programs that are run with and without it.
 
 #![allow(dead_code)] // each test crate uses a different part
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memalloc_core::Policy;
+
+pub mod workloads;
+
+#[allow(unused_imports)] // each test crate uses a different part
+pub use workloads::{clean_command, installed};
 
 /// The longest a single program run may take before it counts as hung.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
@@ -64,18 +69,6 @@ pub fn compile_c(name: &str) -> PathBuf {
     exe
 }
 
-/// The path of `program` if it is installed (on `PATH`); otherwise prints a notice, so that
-/// the caller can skip.
-pub fn installed(program: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        println!("SKIPPED: {program} is not installed");
-    }
-    found
-}
-
 /// What a finished run left behind.
 #[derive(Debug)]
 pub struct Outcome {
@@ -89,15 +82,6 @@ impl Outcome {
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
-}
-
-/// A command that starts with none of this library's variables set.
-pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    for var in ["LD_PRELOAD", "MEMALLOC_POLICY", "MEMALLOC_STATS", "MEMALLOC_TRACE"] {
-        cmd.env_remove(var);
-    }
-    cmd
 }
 
 /// Adds the preload with `policy` and the exit summary to `cmd`.
