@@ -87,10 +87,10 @@ fn cpp_wrapper_example_builds_with_strict_flags_and_runs() {
     let stdout = run("the C++ example", &mut Command::new(&exe));
     for expected in [
         "allocated 0, 20, 50",
-        "scoped allocation at 20: [Allocated(0-19)] [Allocated(20-44)] [Free(45-49)] [Allocated(50-89)] [Free(90-99)] ",
-        "after the scope: [Allocated(0-19)] [Free(20-49)] [Allocated(50-89)] [Free(90-99)] ",
+        "scoped allocation at 20: [Allocated(0-19)] [Allocated(20-44)] [Free(45-49)] [Allocated(50-89)] [Free(90-99)]",
+        "after the scope: [Allocated(0-19)] [Free(20-49)] [Allocated(50-89)] [Free(90-99)]",
         "free(50, 10) threw status 6: the live allocation at this address has another size",
-        "all freed: [Free(0-99)] ",
+        "all freed: [Free(0-99)]",
     ] {
         assert!(stdout.lines().any(|line| line == expected), "missing {expected:?} in:\n{stdout}");
     }

@@ -6,8 +6,10 @@
 
 static void print_map(const memalloc::Allocator &heap) {
     static const char *const kinds[] = {"Free", "Allocated", "Padding"};
+    const char *separator = "";
     for (const memalloc::Block &b : heap.blocks()) {
-        std::printf("[%s(%zu-%zu)] ", kinds[b.kind], b.start, b.start + b.size - 1);
+        std::printf("%s[%s(%zu-%zu)]", separator, kinds[b.kind], b.start, b.start + b.size - 1);
+        separator = " ";
     }
     std::printf("\n");
 }

@@ -70,15 +70,40 @@ class MemallocError(Exception):
         super().__init__(_lib.ma_status_str(self.status).decode())
 
 
-class NullPointer(MemallocError): status = 1
-class InvalidSize(MemallocError): status = 2
-class OutOfMemory(MemallocError): status = 3
-class InvalidAddress(MemallocError): status = 4
-class NotAllocated(MemallocError): status = 5
-class SizeMismatch(MemallocError): status = 6
-class InvalidAlignment(MemallocError): status = 7
-class InvalidArgument(MemallocError): status = 8
-class Internal(MemallocError): status = 9
+class NullPointer(MemallocError):
+    status = 1
+
+
+class InvalidSize(MemallocError):
+    status = 2
+
+
+class OutOfMemory(MemallocError):
+    status = 3
+
+
+class InvalidAddress(MemallocError):
+    status = 4
+
+
+class NotAllocated(MemallocError):
+    status = 5
+
+
+class SizeMismatch(MemallocError):
+    status = 6
+
+
+class InvalidAlignment(MemallocError):
+    status = 7
+
+
+class InvalidArgument(MemallocError):
+    status = 8
+
+
+class Internal(MemallocError):
+    status = 9
 
 
 _ERRORS = {cls.status: cls for cls in MemallocError.__subclasses__()}
