@@ -4,7 +4,7 @@
 //!
 //! Each entry point checks its pointers (NULL -> `MA_ERR_NULL_POINTER`), takes the lock,
 //! calls the core, and writes its out-parameter only on success, all inside
-//! [`boundary`], which turns a panic into `MA_ERR_INTERNAL`.
+//! `boundary`, which turns a panic into `MA_ERR_INTERNAL`.
 
 #![allow(non_camel_case_types)]
 
