@@ -1225,3 +1225,12 @@ fn allocate_aligned_with_a_huge_alignment_on_a_huge_capacity() {
         assert_eq!(heap.free_memory(), usize::MAX - 2 - (1 << 62));
     }
 }
+
+#[test]
+fn debug_output_names_the_policy_and_the_counters() {
+    let mut heap = MemoryAllocator::new(100).unwrap();
+    heap.allocate(20).unwrap();
+    let debug = format!("{heap:?}");
+    assert!(debug.starts_with("MemoryAllocator {"), "{debug}");
+    assert!(debug.contains("FirstFit") && debug.contains("allocated: 20"), "{debug}");
+}
