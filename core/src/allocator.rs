@@ -1,12 +1,11 @@
 //! [`MemoryAllocator`]: validation, the live-allocation table and the counters.
 //! Placement is delegated to a free-space index chosen by the [`Policy`].
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::fmt;
 
 use crate::error::Error;
 use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, FreeIndex, TlsfIndex, align_up};
+use crate::live::{LiveTable, Mismatch};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -188,7 +187,8 @@ pub struct Stats {
 /// # Time complexity
 ///
 /// With first fit and best fit, `allocate` and `free` cost O(log n) in the number of
-/// free blocks plus O(log m) in the number of live allocations. An aligned request
+/// free blocks, worst case, plus one lookup in the live table (a hash map: O(1)
+/// expected, amortised over its growth). An aligned request
 /// (`allocate_aligned` with an alignment above `min_alignment`) may also step over blocks
 /// that are large enough but too misaligned. With TLSF, the free-space part of `allocate`
 /// and `free` is O(1) expected (see [`Policy::Tlsf`] for when it scans one size class);
@@ -200,7 +200,7 @@ pub struct MemoryAllocator {
     index: Box<dyn FreeIndex>,
     /// Live allocations: start -> requested size. The footprint is derived from the size
     /// (see [`MemoryAllocator::footprint`]), so it is not stored.
-    live: BTreeMap<usize, usize>,
+    live: LiveTable,
     /// The sum of the live sizes.
     allocated: usize,
     /// The sum over live allocations of footprint - size.
@@ -236,7 +236,7 @@ impl MemoryAllocator {
             policy: options.policy,
             min_alignment: options.min_alignment,
             index: options.policy.new_index(usable),
-            live: BTreeMap::new(),
+            live: LiveTable::default(),
             allocated: 0,
             padding: options.capacity - usable,
         })
@@ -291,7 +291,10 @@ impl MemoryAllocator {
             return Err(Error::InvalidSize);
         }
         let footprint = self.footprint(size).ok_or(Error::OutOfMemory)?;
-        let start = self.index.take(footprint, alignment.max(self.min_alignment)).ok_or(Error::OutOfMemory)?;
+        // Every free extent starts and ends on a multiple of the minimum alignment, so a
+        // request for no more than that needs no aligned search.
+        let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
+        let start = self.index.take(footprint, alignment).ok_or(Error::OutOfMemory)?;
         self.live.insert(start, size);
         self.allocated += size;
         self.padding += footprint - size;
@@ -315,9 +318,9 @@ impl MemoryAllocator {
     /// Checks a `(addr, size)` pair the way `free` does, without changing anything.
     fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
         self.check_range(addr, size)?;
-        match self.live.get(&addr) {
+        match self.live.get(addr) {
             None => Err(Error::NotAllocated),
-            Some(&live) if live != size => Err(Error::SizeMismatch),
+            Some(live) if live != size => Err(Error::SizeMismatch),
             Some(_) => Ok(()),
         }
     }
@@ -331,12 +334,11 @@ impl MemoryAllocator {
     /// allocation starts at `addr`), [`Error::SizeMismatch`] (it has another size).
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
         self.check_range(addr, size)?;
-        // One descent of the live table: the entry both checks and removes.
-        match self.live.entry(addr) {
-            Entry::Vacant(_) => Err(Error::NotAllocated),
-            Entry::Occupied(live) if *live.get() != size => Err(Error::SizeMismatch),
-            Entry::Occupied(live) => {
-                live.remove();
+        // One probe of the live table both checks and removes.
+        match self.live.remove_exact(addr, size) {
+            Err(Mismatch::NotLive) => Err(Error::NotAllocated),
+            Err(Mismatch::OtherSize) => Err(Error::SizeMismatch),
+            Ok(()) => {
                 self.released(addr, size);
                 Ok(())
             }
@@ -351,7 +353,7 @@ impl MemoryAllocator {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
-        let size = self.live.remove(&addr).ok_or(Error::NotAllocated)?;
+        let size = self.live.remove(addr).ok_or(Error::NotAllocated)?;
         self.released(addr, size);
         Ok(())
     }
@@ -366,7 +368,7 @@ impl MemoryAllocator {
     }
 
     fn release(&mut self, addr: usize, size: usize) {
-        self.live.remove(&addr);
+        self.live.remove(addr);
         self.released(addr, size);
     }
 
@@ -379,7 +381,7 @@ impl MemoryAllocator {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
-        self.live.get(&addr).copied().ok_or(Error::NotAllocated)
+        self.live.get(addr).ok_or(Error::NotAllocated)
     }
 
     /// Resizes the allocation `(addr, old_size)` to `new_size` and returns its address.
@@ -462,7 +464,7 @@ impl MemoryAllocator {
                 map.push(Block { start, size, kind: BlockKind::Free });
             }
         };
-        for (&start, &size) in &self.live {
+        for (start, size) in self.live.sorted() {
             push_free_below(&mut map, start);
             map.push(Block { start, size, kind: BlockKind::Allocated });
             let footprint = self.footprint(size).expect("a live allocation's footprint fits");

@@ -30,6 +30,7 @@
 mod allocator;
 mod error;
 mod index;
+mod live;
 mod report;
 pub mod trace;
 
