@@ -16,6 +16,11 @@
 //! `vs target` column is `bytes / (64 * free blocks + 32 * allocations)`, so 1.00 or less
 //! meets it.
 //!
+//! A second table sweeps N over 40 geometric steps from 1k to 200k and gives, per policy,
+//! the worst and the best ratio to the target and the N where each occurred: tables that
+//! grow in steps (node arrays, hash tables) are fullest just before they grow and emptiest
+//! just after, so the four sizes above alone could miss the worst case.
+//!
 //! Run: `cargo run --release --example metadata`.
 
 #[path = "../benches/support/trace.rs"]
@@ -79,6 +84,9 @@ static GLOBAL: Counting = Counting;
 /// The numbers of live blocks measured, as in `benches/churn.rs`.
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
+/// The sweep: this many geometric steps from the first N to the last.
+const SWEEP: (usize, usize, usize) = (1_000, 200_000, 40);
+
 /// One measurement.
 struct Row {
     n: usize,
@@ -114,6 +122,13 @@ fn measure(trace: &ChurnTrace, policy: Policy) -> Row {
     Row { n: trace.n, policy, allocations: stats.allocations, free_blocks: stats.free_blocks, bytes }
 }
 
+impl Row {
+    /// Bytes held over the budget of 64 per free block and 32 per allocation.
+    fn vs_target(&self) -> f64 {
+        self.bytes as f64 / (64 * self.free_blocks + 32 * self.allocations) as f64
+    }
+}
+
 fn main() {
     let fill = fill_from_env();
     println!(
@@ -131,7 +146,6 @@ fn main() {
         for policy in Policy::ALL {
             let row = measure(&trace, policy);
             let per_entry = row.bytes as f64 / (row.free_blocks + row.allocations) as f64;
-            let budget = 64 * row.free_blocks + 32 * row.allocations;
             println!(
                 "| {} | {} | {} | {} | {} | {:.1} | {:.2} |",
                 label(row.n),
@@ -140,8 +154,24 @@ fn main() {
                 row.free_blocks,
                 row.bytes,
                 per_entry,
-                row.bytes as f64 / budget as f64,
+                row.vs_target(),
             );
         }
+    }
+
+    let (first, last, steps) = SWEEP;
+    println!("\nSweep: N from {} to {} in {steps} geometric steps.\n", label(first), label(last));
+    println!("| policy | worst vs target | at N | best vs target | at N |");
+    println!("|---|---:|---:|---:|---:|");
+    let sweep: Vec<usize> = (0..steps)
+        .map(|i| (first as f64 * (last as f64 / first as f64).powf(i as f64 / (steps - 1) as f64)).round() as usize)
+        .collect();
+    let traces: Vec<ChurnTrace> = sweep.iter().map(|&n| ChurnTrace::new(n, n, fill, CHURN_SEED)).collect();
+    for policy in Policy::ALL {
+        let rows: Vec<Row> = traces.iter().map(|trace| measure(trace, policy)).collect();
+        let by_ratio = |a: &&Row, b: &&Row| a.vs_target().total_cmp(&b.vs_target());
+        let worst = rows.iter().max_by(by_ratio).expect("the sweep is not empty");
+        let best = rows.iter().min_by(by_ratio).expect("the sweep is not empty");
+        println!("| {policy} | {:.2} | {} | {:.2} | {} |", worst.vs_target(), worst.n, best.vs_target(), best.n);
     }
 }

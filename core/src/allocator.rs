@@ -490,6 +490,7 @@ impl MemoryAllocator {
     /// A description of the first violation found.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.index.check()?;
+        self.live.check()?;
         let (mut at, mut allocated, mut padding, mut free) = (0usize, 0usize, 0usize, 0usize);
         let mut previous: Option<BlockKind> = None;
         for block in self.blocks() {
