@@ -278,6 +278,37 @@ mod tests {
         }
     }
 
+    /// The mean distance of an entry from its home slot: about 1 for a hash that spreads
+    /// keys evenly at this table's fill, far more when keys pile up on a few homes.
+    fn mean_displacement(live: &LiveTable) -> f64 {
+        let n = live.slots.len();
+        let total: usize = live
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.key != 0)
+            .map(|(j, s)| (j + n - live.home(s.key)) % n)
+            .sum();
+        total as f64 / live.len() as f64
+    }
+
+    #[test]
+    fn the_hash_spreads_aligned_and_clustered_addresses() {
+        // Multiples of 2^16 (a plain mask of the low bits would put them all in slot 0),
+        // consecutive addresses, and addresses that differ only in their high bits.
+        let n = if cfg!(miri) { 200 } else { 5_000 };
+        for keys in
+            [(0..n).map(|i| i << 16).collect::<Vec<usize>>(), (0..n).collect(), (0..n).map(|i| i << 40 | 7).collect()]
+        {
+            let mut live = LiveTable::default();
+            for &start in &keys {
+                live.insert(start, 1);
+            }
+            let mean = mean_displacement(&live);
+            assert!(mean < 4.0, "mean displacement {mean:.1} slots");
+        }
+    }
+
     #[test]
     fn memory_stays_within_32_bytes_per_entry_under_churn() {
         let mut live = LiveTable::default();
