@@ -278,6 +278,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn clear_forgets_every_allocation() {
+        let mut live = LiveTable::default();
+        for start in 0..100 {
+            live.insert(start * 8, 8);
+        }
+        live.clear();
+        assert_eq!((live.len(), live.get(0), live.sorted()), (0, None, vec![]));
+        live.check().unwrap();
+        live.insert(8, 1);
+        assert_eq!(live.sorted(), vec![(8, 1)]);
+    }
+
+    #[test]
+    fn the_check_catches_a_wrong_count_an_overfull_table_and_a_cut_off_entry() {
+        let mut live = LiveTable::default();
+        for start in 0..100 {
+            live.insert(start * 8, 8);
+        }
+        live.check().unwrap();
+
+        let mut miscounted = live.clone();
+        miscounted.len += 1;
+        assert!(miscounted.check().unwrap_err().contains("counts"));
+
+        let mut overfull = live.clone();
+        let (key, size) = (1, 1);
+        overfull.slots.iter_mut().filter(|s| s.key == 0).for_each(|s| *s = Slot { key, size });
+        overfull.len = overfull.slots.len();
+        assert!(overfull.check().unwrap_err().contains("full"));
+
+        // Move an entry one slot before its home: a probe from home never reaches it.
+        let mut cut_off = live.clone();
+        let n = cut_off.slots.len();
+        let j = (0..n)
+            .find(|&j| {
+                let key = cut_off.slots[j].key;
+                key != 0 && cut_off.home(key) == j && cut_off.slots[(j + n - 1) % n].key == 0
+            })
+            .expect("some entry sits at its home after an empty slot");
+        cut_off.slots[(j + n - 1) % n] = cut_off.slots[j];
+        cut_off.slots[j] = Slot::default();
+        assert!(cut_off.check().unwrap_err().contains("cut off"));
+    }
+
     /// The mean distance of an entry from its home slot: about 1 for a hash that spreads
     /// keys evenly at this table's fill, far more when keys pile up on a few homes.
     fn mean_displacement(live: &LiveTable) -> f64 {

@@ -236,16 +236,6 @@ impl<const L: usize, const F: usize> BlockTree<L, F> {
         if level == self.height { self.leaves[id as usize].max() } else { self.inners[id as usize].max() }
     }
 
-    /// The lowest start beneath node `id` at `level` (`usize::MAX` for an empty leaf).
-    fn node_min(&self, level: usize, id: u32) -> usize {
-        if level == self.height {
-            self.leaves[id as usize].starts[0]
-        } else {
-            let inner = &self.inners[id as usize];
-            self.node_min(level + 1, inner.children[0])
-        }
-    }
-
     fn start(&self, cur: &Cursor) -> usize {
         self.leaves[cur.leaf as usize].starts[cur.pos]
     }
@@ -476,8 +466,11 @@ impl<const L: usize, const F: usize> BlockTree<L, F> {
             self.join(level, parent, c.saturating_sub(1));
             if c == 0 && len == 0 {
                 // An emptied first child now holds what was its right sibling's: the key
-                // of the subtree it begins (kept further up) changes with it.
-                let min = self.node_min(level, self.inners[parent].children[0]);
+                // of the subtree it begins (kept further up) changes with it. Only a leaf
+                // can be emptied (leaves of fewer than 8 slots may hold a single block;
+                // an inner node is joined while it still has a child).
+                debug_assert_eq!(level, self.height);
+                let min = self.leaves[self.inners[parent].children[0] as usize].starts[0];
                 if let Some(k) = (0..level - 1).rev().find(|&k| cur.slot[k] > 0) {
                     self.inners[cur.inner[k] as usize].keys[usize::from(cur.slot[k])] = min;
                 }
