@@ -930,6 +930,22 @@ fn realloc_out_of_memory_leaves_the_allocation_as_it_was() {
 }
 
 #[test]
+fn realloc_cannot_grow_an_allocation_that_ends_at_capacity_usize_max() {
+    // Growing in place asks the index about the address usize::MAX itself. With dozens of
+    // free blocks (first fit's B+ tree has inner nodes then) that once walked off the tree.
+    for policy in [Policy::FirstFit, Policy::BestFit, Policy::Tlsf] {
+        let mut heap = heap(policy, usize::MAX);
+        alloc(&mut heap, usize::MAX - 100);
+        let singles: Vec<usize> = (0..100).map(|_| alloc(&mut heap, 1)).collect();
+        assert_eq!(singles.last(), Some(&(usize::MAX - 1)), "{policy}");
+        for &addr in singles.iter().step_by(2).take(49) {
+            free(&mut heap, addr, 1);
+        }
+        assert_rejected(&mut heap, Error::OutOfMemory, |h| h.reallocate(usize::MAX - 1, 1, 2));
+    }
+}
+
+#[test]
 fn realloc_checks_the_old_block_like_free_then_the_new_size() {
     for policy in POLICIES {
         let mut heap = four_blocks(policy);

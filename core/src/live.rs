@@ -85,8 +85,7 @@ impl LiveTable {
 
     /// Records (or resizes) the allocation at `start`.
     pub(crate) fn insert(&mut self, start: usize, size: usize) {
-        // Grow before the table passes 80% full.
-        if (self.len + 1) * 5 > self.slots.len() * 4 {
+        if self.slots.is_empty() {
             self.grow();
         }
         let key = start + 1;
@@ -94,6 +93,12 @@ impl LiveTable {
         loop {
             match self.slots[i].key {
                 0 => {
+                    // A new entry: grow first if it would take the table past 80% full
+                    // (a resize of an existing one never grows the table).
+                    if (self.len + 1) * 5 > self.slots.len() * 4 {
+                        self.grow();
+                        return self.insert(start, size);
+                    }
                     self.slots[i] = Slot { key, size };
                     self.len += 1;
                     return;
@@ -276,6 +281,22 @@ mod tests {
             expected.sort_unstable();
             assert_eq!(live.sorted(), expected);
         }
+    }
+
+    #[test]
+    fn resizing_an_entry_never_grows_the_table() {
+        let mut live = LiveTable::default();
+        for start in 0..6 {
+            live.insert(start, 1);
+        }
+        let slots = live.slots.len();
+        // One more entry would pass 80% of the slots; a resize is no new entry.
+        assert!((live.len() + 1) * 5 > slots * 4, "the table should be at its threshold");
+        live.insert(0, 2);
+        assert_eq!((live.slots.len(), live.get(0)), (slots, Some(2)));
+        live.insert(6, 1);
+        assert!(live.slots.len() > slots);
+        live.check().unwrap();
     }
 
     #[test]

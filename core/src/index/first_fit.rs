@@ -110,9 +110,11 @@ struct Slot {
 impl<const F: usize> Inner<F> {
     const EMPTY: Self = Inner { keys: [usize::MAX; F], maxes: [0; F], children: [NIL; F], len: 0 };
 
-    /// The child whose subtree holds the blocks around `addr`.
+    /// The child whose subtree holds the blocks around `addr`. Only the keys in use
+    /// count: an unused slot's `usize::MAX` is not below every address (`take_at` may ask
+    /// about the address `usize::MAX` itself, the end of an allocation at the capacity).
     fn route(&self, addr: usize) -> usize {
-        self.keys[1..].iter().filter(|&&k| k <= addr).count()
+        self.keys[1..self.len].iter().filter(|&&k| k <= addr).count()
     }
 
     /// The largest block beneath this node.
@@ -845,6 +847,25 @@ mod tests {
         // Splits, merges and rebalancing on every level, many times over.
         random_steps_match_a_linear_first_fit::<2, 4>();
         random_steps_match_a_linear_first_fit::<4, 5>();
+    }
+
+    #[test]
+    fn take_at_the_last_address_of_the_range_finds_nothing() {
+        // Found in review: an allocation ending at capacity usize::MAX grows in place by
+        // asking for the address usize::MAX; with inner nodes, routing counted the unused
+        // keys' usize::MAX and walked off the children.
+        let mut index = FirstFitIndex::new(usize::MAX);
+        assert_eq!(index.take(usize::MAX - 100, 1), Some(0));
+        for k in 0..100 {
+            assert_eq!(index.take(1, 1), Some(usize::MAX - 100 + k));
+        }
+        for k in (0..98).step_by(2) {
+            index.give(usize::MAX - 100 + k, 1);
+        }
+        assert!(index.height >= 1);
+        assert!(!index.take_at(usize::MAX, 1));
+        assert!(index.take_at(usize::MAX - 100, 1));
+        index.check().unwrap();
     }
 
     #[test]
