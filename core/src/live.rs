@@ -7,8 +7,10 @@
 //! - **One probe sequence per call.** Linear probing over 16-byte slots (four to a cache
 //!   line); a cheap multiplicative hash, because the keys are addresses that the allocator
 //!   chose, not input an attacker picks.
-//! - **Bounded memory.** The table is 53% to 80% full: it grows by half when it passes 80%,
-//!   so it holds 20 to 30 bytes per live allocation, within the 32-byte budget. Deletion
+//! - **Bounded memory.** The table grows by half when a new entry would take it past 80%
+//!   full, so after a growth it is 53% full: at its peak number of allocations it holds
+//!   20 to 30 bytes per allocation, within the 32-byte budget (like the index's node
+//!   arrays, it keeps its size when allocations are freed, for the next peak). Deletion
 //!   shifts later entries back instead of leaving tombstones, so churn never makes the
 //!   table grow (a tombstoning table, such as the standard library's, can double under
 //!   steady churn). Any table length works: the hash is mapped to a slot by a
