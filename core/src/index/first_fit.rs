@@ -311,8 +311,15 @@ impl<const L: usize, const F: usize> BlockTree<L, F> {
     /// Restores the maxes on `cur`'s path after a block in its leaf changed (no node was
     /// added or removed); stops at the first slot whose max comes out unchanged.
     fn refresh(&mut self, cur: &Cursor) {
-        let mut max = self.leaves[cur.leaf as usize].max();
-        for k in (0..self.height).rev() {
+        let max = self.leaves[cur.leaf as usize].max();
+        self.refresh_above(cur, self.height, max);
+    }
+
+    /// Restores the maxes on `cur`'s path above `level`, where the node on the path now
+    /// has `max` as its largest block; stops at the first slot whose max comes out
+    /// unchanged.
+    fn refresh_above(&mut self, cur: &Cursor, level: usize, mut max: usize) {
+        for k in (0..level).rev() {
             let inner = &mut self.inners[cur.inner[k] as usize];
             if inner.maxes[usize::from(cur.slot[k])] == max {
                 return;
@@ -453,15 +460,7 @@ impl<const L: usize, const F: usize> BlockTree<L, F> {
                     self.lowered(cur, old);
                     return;
                 }
-                let mut max = self.node_max(level, id);
-                for k in (0..level).rev() {
-                    let inner = &mut self.inners[cur.inner[k] as usize];
-                    if inner.maxes[usize::from(cur.slot[k])] == max {
-                        return;
-                    }
-                    inner.maxes[usize::from(cur.slot[k])] = max;
-                    max = inner.max();
-                }
+                self.refresh_above(cur, level, self.node_max(level, id));
                 return;
             }
             // Too empty: join with a sibling (the left one when there is one).
