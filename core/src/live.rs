@@ -215,6 +215,9 @@ impl LiveTable {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
     use std::collections::HashMap;
 
     use super::*;
@@ -248,13 +251,8 @@ mod tests {
     /// range (long probe runs, wrap-around at the end of the table) and aligned keys.
     #[test]
     fn random_operations_match_a_hash_map() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
+        let mut rng = SmallRng::seed_from_u64(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = move |bound: usize| rng.random_range(0..bound);
         for spread in [64, 4096, 1 << 40] {
             let (mut live, mut model) = (LiveTable::default(), HashMap::new());
             for step in 0..if cfg!(miri) { 500 } else { 30_000 } {

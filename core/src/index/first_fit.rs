@@ -735,6 +735,9 @@ impl<const L: usize, const F: usize> FreeIndex for BlockTree<L, F> {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     /// The same free space as a sorted list, searched linearly.
@@ -774,13 +777,8 @@ mod tests {
     /// Random takes (aligned or not), grows in place and gives, checked step by step
     /// against the model: the same addresses, the same blocks, valid tree.
     fn random_steps_match_a_linear_first_fit<const L: usize, const F: usize>() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
+        let mut rng = SmallRng::seed_from_u64(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = move |bound: usize| rng.random_range(0..bound);
         // Miri interprets every step: one round of a few hundred steps.
         for round in 0..if cfg!(miri) { 1 } else { 4 } {
             let capacity = 1 << (12 + 2 * round);
