@@ -197,17 +197,7 @@ impl Model {
 
     /// The checks of `free`, in API order.
     pub fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            return Err(Error::InvalidSize);
-        }
-        match self.live.get(&addr) {
-            None => Err(Error::NotAllocated),
-            Some(&live) if live != size => Err(Error::SizeMismatch),
-            Some(_) => Ok(()),
-        }
+        crate::reference::check_free(self.capacity, addr, size, self.live.get(&addr).copied())
     }
 
     /// The result `size_of(addr)` must give.

@@ -272,17 +272,7 @@ impl Model {
 
     /// The error `free(addr, size)` must give, in API.md's order; `None` when it succeeds.
     pub fn free_error(&self, addr: usize, size: usize) -> Option<Error> {
-        if addr >= self.capacity {
-            Some(Error::InvalidAddress)
-        } else if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            Some(Error::InvalidSize)
-        } else {
-            match self.live.get(&addr) {
-                None => Some(Error::NotAllocated),
-                Some(&live) if live != size => Some(Error::SizeMismatch),
-                Some(_) => None,
-            }
-        }
+        crate::reference::check_free(self.capacity, addr, size, self.live.get(&addr).copied()).err()
     }
 
     /// `free(addr, size)`.

@@ -9,6 +9,23 @@ use std::collections::HashMap;
 
 use memalloc::Error;
 
+/// The checks of `free(addr, size)` in the reference's order (API.md's): the address
+/// range, the size and the overflow, then the live allocation at `addr` (`live`: its size,
+/// if there is one). Every model of the tests and fuzzers asks this one function.
+pub fn check_free(capacity: usize, addr: usize, size: usize, live: Option<usize>) -> Result<(), Error> {
+    if addr >= capacity {
+        return Err(Error::InvalidAddress);
+    }
+    if size == 0 || addr.checked_add(size).is_none_or(|end| end > capacity) {
+        return Err(Error::InvalidSize);
+    }
+    match live {
+        None => Err(Error::NotAllocated),
+        Some(live) if live != size => Err(Error::SizeMismatch),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The reference allocator: free list sorted by address, live allocations tracked.
 #[derive(Debug, Clone)]
 pub struct ReferenceAllocator {
@@ -50,17 +67,7 @@ impl ReferenceAllocator {
 
     /// The checks of `free`, in the reference's order, without changing anything.
     fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            return Err(Error::InvalidSize);
-        }
-        match self.live.get(&addr) {
-            None => Err(Error::NotAllocated),
-            Some(&live) if live != size => Err(Error::SizeMismatch),
-            Some(_) => Ok(()),
-        }
+        check_free(self.capacity, addr, size, self.live.get(&addr).copied())
     }
 
     /// Makes `[addr, addr + size)` free, merging it with the free blocks it touches.
