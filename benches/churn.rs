@@ -23,7 +23,10 @@
 //!   N = 100k only (about 20-50 µs a step there; at 1M the N settling steps alone would
 //!   take minutes);
 //! - `offset-allocator` (Bevy's O(1) bins; exact sizes are rounded to 256 bin classes when
-//!   searching): wherever the capacity fits its 32-bit sizes (not at 1M: about 7.9e9 units).
+//!   searching): wherever the capacity fits its 32-bit sizes (not at 1M: about 7.9e9 units);
+//! - `harness-only`: the same steps with no allocator behind them, so that the driver's
+//!   own share of every other variant's time is visible (at 1M its slot array alone is
+//!   24 MB, and each step reads a random slot of it).
 //!
 //! The clock is the wall clock; with `MEMALLOC_BENCH_CLOCK=cpu` it is the thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), which leaves out the time spent waiting for a core: use it
@@ -47,7 +50,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use memalloc::Policy;
 
-use subjects::{CApi, Churn, OffsetAlloc, RangeAlloc, Reference, RustApi, Subject};
+use subjects::{CApi, Churn, HarnessOnly, OffsetAlloc, RangeAlloc, Reference, RustApi, Subject};
 use trace::{CHURN_SEED, ChurnTrace, fill_from_env, label};
 
 /// The numbers of live blocks benchmarked.
@@ -175,6 +178,7 @@ fn bench_n(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcomes: &mut 
     if n <= LINEAR_MAX_N {
         bench_variant(&mut group, "range-alloc", &trace, || RangeAlloc::new(capacity), clock, outcomes);
     }
+    bench_variant(&mut group, "harness-only", &trace, || HarnessOnly, clock, outcomes);
     group.finish();
 }
 

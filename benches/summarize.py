@@ -17,7 +17,17 @@ import re
 import sys
 
 # Display order; variants not listed (new policies) follow, alphabetically.
-ORDER = ["first-fit", "best-fit", "tlsf", "buddy", "first-fit-c-api", "reference", "offset-allocator", "range-alloc"]
+ORDER = [
+    "first-fit",
+    "best-fit",
+    "tlsf",
+    "buddy",
+    "first-fit-c-api",
+    "reference",
+    "offset-allocator",
+    "range-alloc",
+    "harness-only",
+]
 
 
 def n_of(label):

@@ -9,7 +9,8 @@
 //! - `offset-allocator` (Bevy's port of Sebastian Aaltonen's O(1) bin allocator: 32-bit
 //!   sizes, a fixed node budget) ([`OffsetAlloc`]);
 //! - `range-alloc` (wgpu's: a sorted `Vec` of free ranges, best fit by linear scan)
-//!   ([`RangeAlloc`]).
+//!   ([`RangeAlloc`]);
+//! - no allocator at all ([`HarnessOnly`]): what the driver itself costs per step.
 //!
 //! Included by `#[path]` into several binaries, each of which uses part of it.
 
@@ -188,6 +189,26 @@ impl Subject for RangeAlloc {
     #[inline]
     fn free(&mut self, handle: Range<u64>) {
         self.0.free_range(handle);
+    }
+}
+
+/// No allocator: `allocate` hands back a handle of the same shape as memalloc's without
+/// deciding anything, `free` only looks at it. Replayed like the others, it measures the
+/// driver alone: reading the next step and the random slot it names (a cache miss once the
+/// slots outgrow the caches), and writing the slot back.
+pub struct HarnessOnly;
+
+impl Subject for HarnessOnly {
+    type Handle = (usize, usize);
+
+    #[inline]
+    fn allocate(&mut self, size: u32) -> Option<(usize, usize)> {
+        Some(std::hint::black_box((0, size as usize)))
+    }
+
+    #[inline]
+    fn free(&mut self, handle: (usize, usize)) {
+        std::hint::black_box(handle);
     }
 }
 
