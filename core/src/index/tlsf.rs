@@ -515,29 +515,11 @@ impl FreeIndex for TlsfIndex {
 mod tests {
     use std::collections::BTreeMap;
 
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
     use crate::{MemoryAllocator, Options, Policy};
-
-    /// SplitMix64: a small deterministic generator, so that a failure replays exactly.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in `[lo, hi]` (close enough for tests).
-        fn range(&mut self, lo: usize, hi: usize) -> usize {
-            match (hi - lo).checked_add(1) {
-                Some(span) => lo + (self.next() as usize) % span,
-                None => self.next() as usize,
-            }
-        }
-    }
 
     fn checked(index: &TlsfIndex) {
         if let Err(e) = index.check() {
@@ -781,35 +763,35 @@ mod tests {
     /// against a `BTreeMap` model of the free space: a take succeeds exactly when some
     /// model block holds it, and the index equals the model after every step.
     fn random_against_model(seed: u64, capacity: usize, steps: usize, max_size: usize) {
-        let mut rng = Rng(seed);
+        let mut rng = SmallRng::seed_from_u64(seed);
         let mut index = TlsfIndex::new(capacity);
         let mut model: BTreeMap<usize, usize> = BTreeMap::from([(0, capacity)]);
         let mut taken: Vec<(usize, usize)> = Vec::new();
         // Miri interprets every step: a tenth of them.
         let steps = if cfg!(miri) { steps / 10 } else { steps };
         for step in 0..steps {
-            match rng.range(0, 9) {
+            match rng.random_range(0..=9) {
                 0..=4 => {
-                    let size = match rng.range(0, 3) {
-                        0 => rng.range(1, 8),
-                        1 => rng.range(1, max_size),
+                    let size = match rng.random_range(0..=3) {
+                        0 => rng.random_range(1..=8),
+                        1 => rng.random_range(1..=max_size),
                         // Near the size of a free block: the request's own class.
                         2 => {
                             let sizes: Vec<usize> = model.values().copied().collect();
                             if sizes.is_empty() {
                                 1
                             } else {
-                                let s = sizes[rng.range(0, sizes.len() - 1)];
-                                rng.range(s.saturating_sub(s / 16).max(1), s.saturating_add(s / 64))
+                                let s = sizes[rng.random_range(0..sizes.len())];
+                                rng.random_range(s.saturating_sub(s / 16).max(1)..=s.saturating_add(s / 64))
                             }
                         }
                         // Near the largest: often only the fallback scan of its class finds it.
                         _ => {
                             let s = model.values().copied().max().unwrap_or(1).max(1);
-                            rng.range(s.saturating_sub(s / 32).max(1), s.saturating_add(s / 256))
+                            rng.random_range(s.saturating_sub(s / 32).max(1)..=s.saturating_add(s / 256))
                         }
                     };
-                    let align = if rng.range(0, 2) == 0 { 1 } else { 1 << rng.range(0, 8) };
+                    let align = if rng.random_range(0..=2) == 0 { 1 } else { 1 << rng.random_range(0..=8) };
                     let fits = model.iter().any(|(&start, &block)| fit_in_block(start, block, size, align).is_some());
                     match index.take(size, align) {
                         Some(at) => {
@@ -831,9 +813,9 @@ mod tests {
                 }
                 5 if !taken.is_empty() => {
                     // Grow a taken range in place.
-                    let k = rng.range(0, taken.len() - 1);
+                    let k = rng.random_range(0..taken.len());
                     let (at, size) = taken[k];
-                    let growth = rng.range(1, 64);
+                    let growth = rng.random_range(1..=64);
                     let fits = model.get(&(at + size)).is_some_and(|&block| block >= growth);
                     assert_eq!(index.take_at(at + size, growth), fits, "step {step}");
                     if fits {
@@ -846,13 +828,13 @@ mod tests {
                 }
                 _ if !taken.is_empty() => {
                     // Give back a whole taken range, or a piece of one.
-                    let k = rng.range(0, taken.len() - 1);
+                    let k = rng.random_range(0..taken.len());
                     let (at, size) = taken.swap_remove(k);
-                    let (lo, hi) = if rng.range(0, 2) == 0 {
+                    let (lo, hi) = if rng.random_range(0..=2) == 0 {
                         (at, at + size)
                     } else {
-                        let lo = rng.range(at, at + size - 1);
-                        (lo, rng.range(lo + 1, at + size))
+                        let lo = rng.random_range(at..=at + size - 1);
+                        (lo, rng.random_range(lo + 1..=at + size))
                     };
                     if lo > at {
                         taken.push((at, lo - at));
@@ -910,13 +892,13 @@ mod tests {
         for min_alignment in [1, 16] {
             let options = Options::new(1 << 20).policy(Policy::Tlsf).min_alignment(min_alignment);
             let mut heap = MemoryAllocator::with_options(options).unwrap();
-            let mut rng = Rng(min_alignment as u64);
+            let mut rng = SmallRng::seed_from_u64(min_alignment as u64);
             let mut live: Vec<(usize, usize)> = Vec::new();
             for step in 0..if cfg!(miri) { 30 } else { 3000 } {
-                match rng.range(0, 5) {
+                match rng.random_range(0..=5) {
                     0..=2 => {
-                        let size = rng.range(1, 5000);
-                        let alignment = if rng.range(0, 3) == 0 { 1 << rng.range(0, 10) } else { 1 };
+                        let size = rng.random_range(1..=5000);
+                        let alignment = if rng.random_range(0..=3) == 0 { 1 << rng.random_range(0..=10) } else { 1 };
                         match heap.allocate_aligned(size, alignment) {
                             Ok(at) => {
                                 assert_eq!(at % alignment.max(min_alignment), 0);
@@ -931,14 +913,14 @@ mod tests {
                         }
                     }
                     3 if !live.is_empty() => {
-                        let k = rng.range(0, live.len() - 1);
+                        let k = rng.random_range(0..live.len());
                         let (at, size) = live[k];
-                        if let Ok(new_at) = heap.reallocate(at, size, rng.range(1, 8000)) {
+                        if let Ok(new_at) = heap.reallocate(at, size, rng.random_range(1..=8000)) {
                             live[k] = (new_at, heap.size_of(new_at).unwrap());
                         }
                     }
                     _ if !live.is_empty() => {
-                        let (at, size) = live.swap_remove(rng.range(0, live.len() - 1));
+                        let (at, size) = live.swap_remove(rng.random_range(0..live.len()));
                         heap.free(at, size).unwrap();
                     }
                     _ => {}
