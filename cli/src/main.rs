@@ -90,7 +90,7 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         min_alignment: usize,
         /// The process to replay, when the trace holds several [default: the one with the
-        /// most heap calls].
+        /// most heap calls]; of a process that called exec, its image with the most calls.
         #[arg(long)]
         pid: Option<u64>,
         /// About how many fragmentation samples to take.

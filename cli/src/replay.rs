@@ -3,8 +3,9 @@
 //! under each policy, and reports replay time, peak footprint, fragmentation over time and
 //! the first failure at the given capacity.
 //!
-//! One process is replayed: the one with the most heap calls (the first of them on a tie),
-//! or `--pid`. Its calls are replayed in
+//! One process image is replayed: the one with the most heap calls (the first of them on
+//! a tie), or the one of `--pid` with the most calls (a process that called `exec` has one
+//! image per `S` line). Its calls are replayed in
 //! order on a fresh allocator (`min_alignment` 16 by default, as the preload heap uses).
 //! Trace addresses are mapped to the replay's own (`HashMap` trace address -> replay
 //! block): `free` and `realloc` carry no sizes, the map knows them. A size of 0 asks for
@@ -88,7 +89,8 @@ pub struct Report {
     pub plot: PathBuf,
 }
 
-/// A process seen in the trace.
+/// A process image seen in the trace (a process that called `exec` has several, with the
+/// same pid).
 #[derive(Debug, Clone, Serialize)]
 pub struct Process {
     /// Its id.
@@ -176,28 +178,42 @@ fn load(path: &Path, pid: Option<u64>) -> Result<Loaded, Box<dyn StdError>> {
         let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
+    // One entry per process image: a pid's `P` blocks go to its latest image, and an `S`
+    // line after the image has done anything starts a new one (the pid called `exec`).
     let mut processes: Vec<Process> = Vec::new();
     let mut current: Option<usize> = None;
-    let mut by_process: Vec<(Vec<Record>, usize)> = Vec::new();
+    // Per image: its calls, its forks, and whether it began with `S` (an empty heap).
+    let mut by_process: Vec<(Vec<Record>, usize, bool)> = Vec::new();
     for record in Reader::new(input) {
         let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
         match record.event {
             Event::Process { pid, ppid } => {
-                let at = processes.iter().position(|p| p.pid == pid).unwrap_or_else(|| {
+                let at = processes.iter().rposition(|p| p.pid == pid).unwrap_or_else(|| {
                     processes.push(Process { pid, ppid, calls: 0 });
-                    by_process.push((Vec::new(), 0));
+                    by_process.push((Vec::new(), 0, false));
                     processes.len() - 1
                 });
                 current = Some(at);
             }
             event => {
                 // The reader guarantees a `P` line first.
-                let at = current.ok_or("a call before any process line")?;
-                if event == Event::Fork {
-                    by_process[at].1 += 1;
-                } else {
-                    processes[at].calls += 1;
-                    by_process[at].0.push(record);
+                let mut at = current.ok_or("a call before any process line")?;
+                match event {
+                    Event::Start => {
+                        if processes[at].calls > 0 || by_process[at].1 > 0 {
+                            let Process { pid, ppid, .. } = processes[at];
+                            processes.push(Process { pid, ppid, calls: 0 });
+                            by_process.push((Vec::new(), 0, false));
+                            at = processes.len() - 1;
+                            current = Some(at);
+                        }
+                        by_process[at].2 = true;
+                    }
+                    Event::Fork => by_process[at].1 += 1,
+                    _ => {
+                        processes[at].calls += 1;
+                        by_process[at].0.push(record);
+                    }
                 }
             }
         }
@@ -209,14 +225,22 @@ fn load(path: &Path, pid: Option<u64>) -> Result<Loaded, Box<dyn StdError>> {
             .rev()
             .max_by_key(|&i| processes[i].calls)
             .ok_or_else(|| format!("{}: the trace holds no process", path.display()))?,
-        Some(pid) => processes.iter().position(|p| p.pid == pid).ok_or_else(|| {
-            let known: Vec<String> = processes.iter().map(|p| p.pid.to_string()).collect();
-            format!("{}: no process {pid} in the trace (processes: {})", path.display(), known.join(", "))
-        })?,
+        // Of several images of that pid (it called `exec`), the one with the most calls.
+        Some(pid) => (0..processes.len())
+            .rev()
+            .filter(|&i| processes[i].pid == pid)
+            .max_by_key(|&i| processes[i].calls)
+            .ok_or_else(|| {
+                let known: Vec<String> = processes.iter().map(|p| p.pid.to_string()).collect();
+                format!("{}: no process {pid} in the trace (processes: {})", path.display(), known.join(", "))
+            })?,
     };
     let (pid, ppid) = (processes[index].pid, processes[index].ppid);
-    let forked_child = processes.iter().zip(&by_process).any(|(p, (_, forks))| p.pid == ppid && *forks > 0);
-    let (calls, forks) = by_process.swap_remove(index);
+    // A forked child's stream may free its parent's blocks; an image that began with `S`
+    // starts from an empty heap.
+    let forked_child =
+        !by_process[index].2 && processes.iter().zip(&by_process).any(|(p, (_, f, _))| p.pid == ppid && *f > 0);
+    let (calls, forks, _) = by_process.swap_remove(index);
     Ok(Loaded { pid, ppid, processes, calls, forks, forked_child })
 }
 
@@ -408,7 +432,7 @@ impl Replay {
             | Event::Realloc { addr: None, .. }
             | Event::Aligned { addr: None, .. } => {}
             // Markers are not calls (`load` keeps only calls).
-            Event::Process { .. } | Event::Fork => {}
+            Event::Process { .. } | Event::Fork | Event::Start => {}
         }
     }
 

@@ -183,6 +183,19 @@ fn the_process_is_chosen_with_pid() {
     assert!(stderr.contains("no process 7 in the trace (processes: 100, 101)"), "{stderr}");
 }
 
+/// `exec` keeps the pid: each `S` line starts a new process image with an empty heap, so
+/// the second image may hand out offset 0 again while the first image's block there was
+/// never freed.
+#[test]
+fn an_exec_starts_a_new_image_of_the_same_process() {
+    let (code, report) = replay_json("exec_image.trace", "exec", &["--policy", "first-fit"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!((report["pid"].as_u64(), report["calls"].as_u64()), (Some(300), Some(3)));
+    assert_eq!(report["processes"].as_array().unwrap().len(), 2, "two images of pid 300");
+    assert_eq!(report["forked_child"], false);
+    assert_eq!(report["policies"][0]["trace_errors"].as_u64(), Some(0));
+}
+
 #[test]
 fn a_missing_file_is_an_error() {
     let (code, _, stderr) = run(&["replay", &data("no-such.trace")]);

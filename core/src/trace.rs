@@ -96,12 +96,15 @@ pub enum Event {
     },
     /// `F`: the process is about to fork.
     Fork,
+    /// `S`: a process image starts here, with an empty heap: the program started, or the
+    /// process called `exec` (which keeps its pid).
+    Start,
 }
 
 impl Event {
-    /// Whether the event is a heap call (not a `P` or `F` marker).
+    /// Whether the event is a heap call (not a `P`, `F` or `S` marker).
     pub fn is_call(&self) -> bool {
-        !matches!(self, Event::Process { .. } | Event::Fork)
+        !matches!(self, Event::Process { .. } | Event::Fork | Event::Start)
     }
 
     /// The address a successful allocating call returned (`m`, `c`, `r`, `a`).
@@ -111,7 +114,7 @@ impl Event {
             | Event::Calloc { addr, .. }
             | Event::Realloc { addr, .. }
             | Event::Aligned { addr, .. } => addr,
-            Event::Process { .. } | Event::Free { .. } | Event::Fork => None,
+            Event::Process { .. } | Event::Free { .. } | Event::Fork | Event::Start => None,
         }
     }
 
@@ -122,7 +125,7 @@ impl Event {
             | Event::Calloc { addr, .. }
             | Event::Realloc { addr, .. }
             | Event::Aligned { addr, .. } => addr.is_none(),
-            Event::Process { .. } | Event::Free { .. } | Event::Fork => false,
+            Event::Process { .. } | Event::Free { .. } | Event::Fork | Event::Start => false,
         }
     }
 }
@@ -147,6 +150,7 @@ impl fmt::Display for Event {
             Event::Aligned { align, size, addr } => write!(f, "a {align} {size} {}", Addr(addr)),
             Event::Free { addr } => write!(f, "f {addr}"),
             Event::Fork => f.write_str("F"),
+            Event::Start => f.write_str("S"),
         }
     }
 }
@@ -178,7 +182,7 @@ impl fmt::Display for TraceError {
 impl std::error::Error for TraceError {}
 
 /// The operation letters, with the name and fields of each, for messages.
-const OPS: [(u8, &str, &[&str]); 7] = [
+const OPS: [(u8, &str, &[&str]); 8] = [
     (b'P', "process", &["pid", "ppid"]),
     (b'm', "malloc", &["size", "address"]),
     (b'c', "calloc", &["count", "size", "address"]),
@@ -186,6 +190,7 @@ const OPS: [(u8, &str, &[&str]); 7] = [
     (b'a', "aligned allocation", &["alignment", "size", "address"]),
     (b'f', "free", &["address"]),
     (b'F', "fork", &[]),
+    (b'S', "start", &[]),
 ];
 
 /// Parses one line (without its newline). `Ok(None)` for a blank or comment line.
@@ -229,7 +234,8 @@ pub fn parse_line(text: &str) -> Result<Option<Event>, String> {
             Event::Aligned { align, size: num(1)?, addr: result(2)? }
         }
         b'f' => Event::Free { addr: num(0)? },
-        _ => Event::Fork,
+        b'F' => Event::Fork,
+        _ => Event::Start,
     };
     Ok(Some(event))
 }
@@ -380,9 +386,10 @@ mod tests {
     }
 
     #[test]
-    fn parses_free_and_fork() {
+    fn parses_free_fork_and_start() {
         assert_eq!(one("f 4096"), Ok(Some(Event::Free { addr: 4096 })));
         assert_eq!(one("F"), Ok(Some(Event::Fork)));
+        assert_eq!(one("S"), Ok(Some(Event::Start)));
     }
 
     #[test]
@@ -395,7 +402,7 @@ mod tests {
 
     #[test]
     fn display_gives_back_the_line() {
-        for line in ["P 7 1", "m 24 0", "m 5 -", "c 4 8 32", "r 32 200 -", "a 64 10 192", "f 0", "F"] {
+        for line in ["P 7 1", "m 24 0", "m 5 -", "c 4 8 32", "r 32 200 -", "a 64 10 192", "f 0", "F", "S"] {
             assert_eq!(one(line).unwrap().unwrap().to_string(), line);
         }
     }
@@ -405,13 +412,13 @@ mod tests {
         let malloc = Event::Malloc { size: 1, addr: Some(16) };
         assert!(malloc.is_call() && !malloc.failed() && malloc.result() == Some(16));
         assert!(Event::Aligned { align: 16, size: 1, addr: None }.failed());
-        assert!(!Event::Fork.is_call() && !Event::Process { pid: 1, ppid: 0 }.is_call());
+        assert!(!Event::Fork.is_call() && !Event::Start.is_call() && !Event::Process { pid: 1, ppid: 0 }.is_call());
         assert_eq!(Event::Free { addr: 3 }.result(), None);
     }
 
     #[test]
     fn unknown_operation_is_an_error() {
-        assert_eq!(one("x 1 2"), Err("unknown operation 'x' (known: P m c r a f F)".into()));
+        assert_eq!(one("x 1 2"), Err("unknown operation 'x' (known: P m c r a f F S)".into()));
         assert!(one("malloc 1 2").unwrap_err().starts_with("unknown operation 'malloc'"));
         assert!(one("M 1 2").unwrap_err().starts_with("unknown operation"));
     }
@@ -508,7 +515,7 @@ mod tests {
         let records = parse_str(example).unwrap_or_else(|e| panic!("PRELOAD.md's example: {e}"));
         assert!(records.len() >= 7, "{records:?}");
         let ops: Vec<char> = records.iter().map(|r| r.event.to_string().chars().next().unwrap()).collect();
-        for op in ['P', 'm', 'c', 'r', 'a', 'f', 'F'] {
+        for op in ['P', 'm', 'c', 'r', 'a', 'f', 'F', 'S'] {
             assert!(ops.contains(&op), "the example has no `{op}` line");
         }
     }

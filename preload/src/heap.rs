@@ -106,6 +106,11 @@ pub(crate) struct Heap {
     /// Bytes requested by live allocations (`malloc(0)` counts 1), and its peak.
     in_use: usize,
     peak_in_use: usize,
+    /// The largest request served: the machine's RAM plus swap. The region is reserved
+    /// without backing (`MAP_NORESERVE`), so without this limit a request that glibc's
+    /// `mmap` would see refused (Linux's default overcommit heuristic refuses one mapping
+    /// larger than RAM plus swap) would succeed here, and fail later, when touched.
+    max_request: usize,
 }
 
 /// The heap; `None` until the first call.
@@ -115,14 +120,26 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 /// Whether the fork handlers were registered.
 static FORK_HANDLERS: AtomicBool = AtomicBool::new(false);
 
-/// The heap, locked; dereferences to [`Heap`].
-pub(crate) struct HeapGuard(SpinGuard<'static, Option<Heap>>);
+/// The heap, locked; dereferences to [`Heap`]. Dropping it puts back the `errno` that the
+/// program had when [`heap`] was called: the work inside (starting, `madvise`, writing
+/// the trace) may change `errno`, and a call that succeeds must not. A call that fails
+/// sets its `errno` after dropping the guard.
+pub(crate) struct HeapGuard {
+    guard: SpinGuard<'static, Option<Heap>>,
+    errno: libc::c_int,
+}
+
+impl Drop for HeapGuard {
+    fn drop(&mut self) {
+        diag::set_errno(self.errno);
+    }
+}
 
 impl Deref for HeapGuard {
     type Target = Heap;
 
     fn deref(&self) -> &Heap {
-        match &*self.0 {
+        match &*self.guard {
             Some(heap) => heap,
             None => unreachable!("a HeapGuard is only made for a started heap"),
         }
@@ -131,7 +148,7 @@ impl Deref for HeapGuard {
 
 impl DerefMut for HeapGuard {
     fn deref_mut(&mut self) -> &mut Heap {
-        match &mut *self.0 {
+        match &mut *self.guard {
             Some(heap) => heap,
             None => unreachable!("a HeapGuard is only made for a started heap"),
         }
@@ -162,13 +179,14 @@ impl HeapGuard {
 
 /// Locks the heap, starting it first if this is the first call.
 pub(crate) fn heap() -> HeapGuard {
+    let errno = diag::errno();
     let guard = HEAP.lock();
     if guard.is_some() {
-        return HeapGuard(guard);
+        return HeapGuard { guard, errno };
     }
     drop(guard);
     start();
-    HeapGuard(HEAP.lock())
+    HeapGuard { guard: HEAP.lock(), errno }
 }
 
 /// Starts the heap (if no other thread did) and installs the process-wide hooks once.
@@ -230,6 +248,18 @@ fn reserve() -> (usize, usize, usize) {
     diag::fatal(format_args!("cannot reserve a heap region (mmap refused 64 MiB)"))
 }
 
+/// Total RAM plus swap, in bytes (`usize::MAX` if the kernel does not say).
+fn ram_and_swap() -> usize {
+    // SAFETY: sysinfo is plain data, valid when zeroed; the call fills it.
+    let mut info: libc::sysinfo = unsafe { core::mem::zeroed() };
+    // SAFETY: `info` is a valid out-pointer.
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return usize::MAX;
+    }
+    let unit = (info.mem_unit as usize).max(1);
+    (info.totalram as usize).saturating_add(info.totalswap as usize).saturating_mul(unit)
+}
+
 /// The usable size of a block of `units` (> 0) requested bytes.
 pub(crate) fn usable(units: usize) -> usize {
     units.next_multiple_of(MIN_ALIGN)
@@ -256,6 +286,7 @@ impl Heap {
             failed: 0,
             in_use: 0,
             peak_in_use: 0,
+            max_request: ram_and_swap(),
         }
     }
 
@@ -279,7 +310,9 @@ impl Heap {
     /// room (the failure is counted).
     pub(crate) fn allocate(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
         let units = size.max(1);
-        let placed = if align <= MIN_ALIGN {
+        let placed = if units > self.max_request {
+            Err(Error::OutOfMemory)
+        } else if align <= MIN_ALIGN {
             self.core.allocate(units)
         } else if align <= self.base_align {
             self.core.allocate_aligned(units, align)
@@ -324,7 +357,9 @@ impl Heap {
     /// if it moves. Returns the new offset, or `None` when there is no room (the old block
     /// is unchanged; the failure is counted).
     pub(crate) fn reallocate(&mut self, off: usize, old: usize, new: usize) -> Option<usize> {
-        let Ok(new_off) = self.core.reallocate(off, old, new) else {
+        let resized =
+            if new > self.max_request { Err(Error::OutOfMemory) } else { self.core.reallocate(off, old, new) };
+        let Ok(new_off) = resized else {
             self.failed += 1;
             return None;
         };
@@ -415,12 +450,19 @@ impl Heap {
 /// `pthread_atfork` prepare: take every lock (heap, then metadata) so that the child gets
 /// consistent structures; mark the fork point in the trace.
 extern "C" fn before_fork() {
+    let errno = diag::errno();
     HEAP.acquire();
     meta::lock_for_fork();
     // SAFETY: this thread holds the heap lock, until the parent or child handler runs.
-    if let Some(heap) = unsafe { HEAP.value_while_held() } {
-        heap.trace(b'F', &[]);
+    if let Some(heap) = unsafe { HEAP.value_while_held() }
+        && let Some(trace) = &mut heap.trace
+    {
+        // Written now, so that nothing buffered is lost if the parent then calls `exec`
+        // (which runs no exit handler), and so that the child inherits an empty buffer.
+        trace.record(b'F', &[]);
+        trace.flush();
     }
+    diag::set_errno(errno);
 }
 
 /// `pthread_atfork` parent: release the locks taken by [`before_fork`].

@@ -37,7 +37,7 @@ mod trace;
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use heap::{Call, MIN_ALIGN, heap, usable};
+use heap::{Call, HeapGuard, MIN_ALIGN, heap, usable};
 use trace::Field;
 
 /// The offset-or-failure field of a trace line.
@@ -53,18 +53,17 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
     heap.count(Call::Malloc);
     let off = heap.allocate(size, MIN_ALIGN, false);
     heap.trace(b'm', &[Field::Num(size), addr(off)]);
-    finish(&heap, off)
+    finish(heap, off)
 }
 
-/// The pointer for `off`, or NULL with `errno = ENOMEM`.
-fn finish(heap: &heap::Heap, off: Option<usize>) -> *mut c_void {
-    match off {
-        Some(off) => heap.ptr(off),
-        None => {
-            diag::set_errno(libc::ENOMEM);
-            ptr::null_mut()
-        }
-    }
+/// Unlocks the heap and returns the pointer for `off`, or NULL with `errno = ENOMEM`.
+fn finish(heap: HeapGuard, off: Option<usize>) -> *mut c_void {
+    let p = off.map(|off| heap.ptr(off));
+    drop(heap);
+    p.unwrap_or_else(|| {
+        diag::set_errno(libc::ENOMEM);
+        ptr::null_mut()
+    })
 }
 
 /// `free(ptr)`: releases a block; NULL is a no-op; `errno` is kept. A pointer that is not
@@ -77,7 +76,6 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     if ptr.is_null() {
         return;
     }
-    let saved = diag::errno();
     let mut heap = heap();
     heap.count(Call::Free);
     let (off, size) = match heap.find(ptr) {
@@ -86,8 +84,6 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     };
     heap.free(off, size);
     heap.trace(b'f', &[Field::Num(off)]);
-    drop(heap);
-    diag::set_errno(saved);
 }
 
 /// `calloc(n, size)`: a zeroed block of `n * size` bytes; NULL with `errno = ENOMEM` when
@@ -104,7 +100,7 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         }
     };
     heap.trace(b'c', &[Field::Num(n), Field::Num(size), addr(off)]);
-    finish(&heap, off)
+    finish(heap, off)
 }
 
 /// The body of `realloc` and `reallocarray`: `ptr` NULL is `malloc(size)`; `size` 0 frees
@@ -116,7 +112,7 @@ fn resize(call: Call, func: &str, ptr: *mut c_void, size: usize) -> *mut c_void 
     if ptr.is_null() {
         let off = heap.allocate(size, MIN_ALIGN, false);
         heap.trace(b'm', &[Field::Num(size), addr(off)]);
-        return finish(&heap, off);
+        return finish(heap, off);
     }
     let (off, old) = match heap.find(ptr) {
         Ok(found) => found,
@@ -129,7 +125,7 @@ fn resize(call: Call, func: &str, ptr: *mut c_void, size: usize) -> *mut c_void 
     }
     let new = heap.reallocate(off, old, size);
     heap.trace(b'r', &[Field::Num(off), Field::Num(size), addr(new)]);
-    finish(&heap, new)
+    finish(heap, new)
 }
 
 /// `realloc(ptr, size)`: see `resize` above (glibc semantics: `realloc(p, 0)` frees `p`
@@ -163,7 +159,8 @@ pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, n: usize, size: usize) -
     }
 }
 
-/// An aligned allocation for the `memalign` family: `align` is a power of two.
+/// An aligned allocation for the `memalign` family: `align` is a power of two. On
+/// failure `errno` is as it was; the caller sets it.
 fn aligned(call: Call, align: usize, size: usize) -> Option<*mut c_void> {
     let mut heap = heap();
     heap.count(call);

@@ -162,32 +162,56 @@ impl Release {
             if self.counts[c] & COUNT != 0 || self.counts[c] & DIRTY == 0 {
                 continue;
             }
-            self.counts[c] &= !DIRTY;
-            self.mapped -= 1;
             run = match run {
                 Some((first, last)) if last + 1 == c => Some((first, c)),
                 Some((first, last)) => {
-                    self.drop_pages(first, last);
+                    self.drop_run(first, last);
                     Some((c, c))
                 }
                 None => Some((c, c)),
             };
         }
         if let Some((first, last)) = run {
-            self.drop_pages(first, last);
+            self.drop_run(first, last);
         }
         self.pending = list;
         self.pending_len = 0;
     }
 
-    /// `madvise(MADV_DONTNEED)` on chunks `first..=last`.
-    fn drop_pages(&mut self, first: usize, last: usize) {
-        let len = (last - first + 1) << self.shift;
+    /// Drops chunks `first..=last` (empty and dirty), all at once or, if the kernel refuses
+    /// that (`madvise` fails on a locked page: the program may free a block it `mlock`ed),
+    /// one by one. A chunk counts as zero again only when its own `madvise` succeeded;
+    /// the others stay dirty, so `calloc` zeroes them by hand.
+    fn drop_run(&mut self, first: usize, last: usize) {
+        if self.drop_pages(first, last - first + 1) {
+            (first..=last).for_each(|c| self.mark_dropped(c));
+            return;
+        }
+        for c in first..=last {
+            if self.drop_pages(c, 1) {
+                self.mark_dropped(c);
+            }
+        }
+    }
+
+    /// Chunk `c`'s pages went back to the kernel: it is zero and no longer mapped.
+    fn mark_dropped(&mut self, c: usize) {
+        self.counts[c] &= !DIRTY;
+        self.mapped -= 1;
+        self.released += 1u64 << self.shift;
+    }
+
+    /// `madvise(MADV_DONTNEED)` on `count` chunks from `first`; whether it succeeded.
+    /// `errno` is left as it was: the program's call that got here has not failed.
+    fn drop_pages(&mut self, first: usize, count: usize) -> bool {
+        let len = count << self.shift;
         let addr = self.base + (first << self.shift);
+        let saved = diag::errno();
         // SAFETY: the chunks lie inside the heap region (a private anonymous mapping) and
         // hold no live byte, so nobody reads what the kernel discards.
-        unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-        self.released += len as u64;
+        let rc = unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        diag::set_errno(saved);
+        rc == 0
     }
 
     /// Bytes in chunks that were touched and not dropped since.

@@ -30,6 +30,8 @@ pub(crate) struct Trace {
     header: usize,
     /// Write every line at once (after exit began).
     unbuffered: bool,
+    /// `MEMALLOC_TRACE` when it holds `%p`: a forked child opens a file of its own.
+    per_process: Option<&'static CStr>,
 }
 
 /// What a number in a trace line stands for: a value, or a failed call's missing address.
@@ -44,45 +46,22 @@ pub(crate) enum Field {
 impl Trace {
     /// Opens (creating, appending) the file at `path`; `%p` in it stands for the process
     /// id. `None`, after one warning line, when that fails.
-    pub(crate) fn open(path: &CStr) -> Option<Trace> {
-        let mut name = [0u8; 4096];
-        let mut len = 0;
-        let bytes = path.to_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let mut digits = [0u8; 20];
-            let piece: &[u8] = if bytes[i] == b'%' && bytes.get(i + 1) == Some(&b'p') {
-                i += 2;
-                // SAFETY: getpid has no preconditions.
-                format_decimal(unsafe { libc::getpid() } as usize, &mut digits)
-            } else {
-                i += 1;
-                &bytes[i - 1..i]
-            };
-            if len + piece.len() >= name.len() {
-                diag::line(format_args!("MEMALLOC_TRACE: the file name is too long; not tracing"));
-                return None;
-            }
-            name[len..len + piece.len()].copy_from_slice(piece);
-            len += piece.len();
-        }
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-        // SAFETY: `name` is NUL-terminated (zero-initialised, `len < name.len()`).
-        let fd = unsafe { libc::open(name.as_ptr().cast(), flags, 0o644) };
-        if fd < 0 {
-            let shown = core::str::from_utf8(&name[..len]).unwrap_or("(not UTF-8)");
-            diag::line(format_args!("MEMALLOC_TRACE: cannot open {shown} (errno {}); not tracing", diag::errno()));
-            return None;
-        }
-        let Some(file) = diag::identity(fd) else {
-            diag::line(format_args!("MEMALLOC_TRACE: cannot stat the trace file; not tracing"));
-            // SAFETY: `fd` was just opened by this function and is not used again.
-            unsafe { libc::close(fd) };
-            return None;
+    pub(crate) fn open(path: &'static CStr) -> Option<Trace> {
+        let (fd, file) = open_file(path)?;
+        let per_process = path.to_bytes().windows(2).any(|w| w == b"%p").then_some(path);
+        let mut trace = Trace {
+            fd,
+            file,
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            len: 0,
+            header: 0,
+            unbuffered: false,
+            per_process,
         };
-        let mut trace =
-            Trace { fd, file, buf: vec![0; BUF_SIZE].into_boxed_slice(), len: 0, header: 0, unbuffered: false };
         trace.start_block();
+        // This process image's heap starts empty here (the program started or called
+        // `exec`); a forked child inherits the trace instead of opening it.
+        trace.line(b'S', &[]);
         Some(trace)
     }
 
@@ -145,10 +124,60 @@ impl Trace {
     }
 
     /// In a forked child: the buffered lines are the parent's (it writes them), so they are
-    /// dropped and the child starts its own block.
+    /// dropped and the child starts its own block; with `%p` in the file name, in a file of
+    /// its own.
     pub(crate) fn after_fork_in_child(&mut self) {
+        if let Some(path) = self.per_process
+            && self.fd >= 0
+        {
+            // SAFETY: the descriptor is the trace's own (the parent's, inherited); the
+            // child writes nothing more to it.
+            unsafe { libc::close(self.fd) };
+            (self.fd, self.file) = open_file(path).unwrap_or((-1, self.file));
+        }
         self.start_block();
     }
+}
+
+/// Opens (creating, appending) the file at `path`, `%p` replaced by the process id: the
+/// descriptor and the file's identity. `None`, after one warning line, when that fails.
+fn open_file(path: &CStr) -> Option<(libc::c_int, (libc::dev_t, libc::ino_t))> {
+    let mut name = [0u8; 4096];
+    let mut len = 0;
+    let bytes = path.to_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut digits = [0u8; 20];
+        let piece: &[u8] = if bytes[i] == b'%' && bytes.get(i + 1) == Some(&b'p') {
+            i += 2;
+            // SAFETY: getpid has no preconditions.
+            format_decimal(unsafe { libc::getpid() } as usize, &mut digits)
+        } else {
+            i += 1;
+            &bytes[i - 1..i]
+        };
+        if len + piece.len() >= name.len() {
+            diag::line(format_args!("MEMALLOC_TRACE: the file name is too long; not tracing"));
+            return None;
+        }
+        name[len..len + piece.len()].copy_from_slice(piece);
+        len += piece.len();
+    }
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated (zero-initialised, `len < name.len()`).
+    let fd = unsafe { libc::open(name.as_ptr().cast(), flags, 0o644) };
+    if fd < 0 {
+        let shown = core::str::from_utf8(&name[..len]).unwrap_or("(not UTF-8)");
+        diag::line(format_args!("MEMALLOC_TRACE: cannot open {shown} (errno {}); not tracing", diag::errno()));
+        return None;
+    }
+    let Some(file) = diag::identity(fd) else {
+        diag::line(format_args!("MEMALLOC_TRACE: cannot stat the trace file; not tracing"));
+        // SAFETY: `fd` was just opened by this function and is not used again.
+        unsafe { libc::close(fd) };
+        return None;
+    };
+    Some((fd, file))
 }
 
 /// Writes `n` in decimal into `digits` and returns the digits.

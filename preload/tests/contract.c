@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 static int passed, failed;
@@ -105,6 +107,68 @@ static void calloc_zeroes_reused_memory(void) {
     void *empty = calloc(0, 5);
     CHECK(empty != NULL);
     free(empty);
+}
+
+/* A block freed while part of it is mlock()ed (legal) cannot have its pages dropped:
+ * madvise(MADV_DONTNEED) fails on locked pages. Its memory must still come back zeroed
+ * from calloc. Only one 64 KiB page run is locked, within the smallest RLIMIT_MEMLOCK;
+ * if mlock is refused anyway, the case is skipped. */
+static void calloc_zeroes_memory_freed_while_locked(void) {
+    size_t size = (size_t)2 << 20, lock = (size_t)64 << 10;
+    unsigned char *dirty = malloc(size);
+    CHECK(dirty != NULL);
+    if (dirty == NULL) return;
+    memset(dirty, 0xaa, size);
+    unsigned char *locked = (unsigned char *)(((uintptr_t)dirty + lock - 1) & ~(uintptr_t)(lock - 1));
+    if (mlock(locked, lock) != 0) {
+        printf("skipped calloc_zeroes_memory_freed_while_locked: mlock: %s\n", strerror(errno));
+        free(dirty);
+        return;
+    }
+    free(dirty); /* 2 MiB: released at once, and the release fails on the locked run */
+    unsigned char *zeroed = calloc(1, size);
+    CHECK(zeroed != NULL && all_bytes(zeroed, size, 0));
+    munlock(locked, lock);
+    free(zeroed);
+}
+
+/* glibc leaves errno alone on success; so must every call here, whatever it does inside
+ * (releasing memory with madvise, starting, tracing). */
+static void successful_calls_keep_errno(void) {
+    int ok = 1;
+    for (int round = 0; round < 2000; round++) {
+        errno = EDOM;
+        void *p = malloc((size_t)(round % 7 + 1) << (round % 20));
+        void *q = calloc(3, 100);
+        void *r = realloc(p, 1000 + (size_t)round);
+        void *a = aligned_alloc(64, 64);
+        ok = ok && p != NULL && q != NULL && r != NULL && a != NULL && errno == EDOM;
+        free(q);
+        free(r);
+        free(a);
+        ok = ok && errno == EDOM;
+    }
+    CHECK(ok);
+}
+
+/* Linux's default overcommit heuristic refuses one mapping larger than RAM plus swap, so
+ * glibc's malloc fails there; the heap region is reserved without backing and must not
+ * hand out such a block either. */
+static void request_above_ram_and_swap_is_enomem(void) {
+    struct sysinfo info;
+    CHECK(sysinfo(&info) == 0);
+    size_t unit = info.mem_unit ? info.mem_unit : 1;
+    size_t total = ((size_t)info.totalram + (size_t)info.totalswap) * unit;
+    errno = 0;
+    void *p = malloc(total + 1);
+    CHECK(p == NULL && errno == ENOMEM);
+    free(p);
+    void *small = malloc(16);
+    CHECK(small != NULL);
+    errno = 0;
+    void *grown = realloc(small, total + 1);
+    CHECK(grown == NULL && errno == ENOMEM);
+    free(grown != NULL ? grown : small);
 }
 
 static void calloc_overflow_is_enomem(void) {
@@ -327,8 +391,11 @@ int main(void) {
     every_size_is_aligned_to_16();
     usable_size_of_null_is_0();
     calloc_zeroes_reused_memory();
+    calloc_zeroes_memory_freed_while_locked();
     calloc_overflow_is_enomem();
     huge_malloc_is_enomem();
+    request_above_ram_and_swap_is_enomem();
+    successful_calls_keep_errno();
     realloc_null_is_malloc();
     realloc_keeps_contents();
     realloc_to_0_frees_and_returns_null();

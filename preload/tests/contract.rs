@@ -133,7 +133,8 @@ fn stats_summary_goes_to_stderr_only() {
 /// Checks a trace (docs/PRELOAD.md) line by line and replays each process's stream against a set
 /// of live blocks: every freed or resized block is live, no live block is handed out twice.
 /// A forked child (its parent's stream is in the trace) may also free or resize blocks it
-/// inherited. Returns the number of lines per operation.
+/// inherited, until an `S` line (it called `exec`) empties its heap. Returns the number of
+/// lines per operation.
 fn check_trace(text: &str) -> HashMap<char, usize> {
     let mut counts = HashMap::new();
     let mut ppids: HashMap<u64, u64> = HashMap::new();
@@ -143,7 +144,7 @@ fn check_trace(text: &str) -> HashMap<char, usize> {
         let fields: Vec<&str> = line.split(' ').collect();
         let op = fields[0].chars().next().unwrap_or('?');
         let arity = match op {
-            'F' => 0,
+            'F' | 'S' => 0,
             'f' => 1,
             'P' | 'm' => 2,
             'c' | 'a' | 'r' => 3,
@@ -164,9 +165,15 @@ fn check_trace(text: &str) -> HashMap<char, usize> {
         }
     }
     for (pid, records) in &streams {
-        let forked = streams.contains_key(&ppids[pid]);
+        let mut forked = streams.contains_key(&ppids[pid]);
         let mut live: HashSet<u64> = HashSet::new();
         for (line, fields) in records {
+            if fields[0] == "S" {
+                // A new process image (the program started, or called exec): empty heap.
+                live.clear();
+                forked = false;
+                continue;
+            }
             let num = |k: usize| -> u64 { fields[k].parse().unwrap_or_else(|_| panic!("line {line}: {fields:?}")) };
             let addr = |k: usize| -> Option<u64> { (fields[k] != "-").then(|| num(k)) };
             let mut lose = |a: u64| {
@@ -237,4 +244,74 @@ fn trace_of_forking_processes_separates_them() {
     let pids: HashSet<&str> =
         text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
     assert!(pids.len() > 30, "blocks from the children that exit(): {}", pids.len());
+}
+
+/// Runs `trace_cases CASE` under the preload with `MEMALLOC_TRACE=trace` and returns the
+/// outcome.
+fn run_trace_case(case: &str, trace: &std::path::Path) -> Outcome {
+    let mut cmd = clean_command(compile_c("trace_cases"));
+    cmd.arg(case);
+    preload(&mut cmd, Policy::default()).env("MEMALLOC_TRACE", trace);
+    run(&mut cmd, TIMEOUT)
+}
+
+#[test]
+fn a_parent_that_forks_then_execs_loses_nothing_of_its_trace() {
+    let file = scratch("trace-fork-exec").join("calls.trace");
+    let outcome = run_trace_case("fork-exec", &file);
+    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
+    let text = fs::read_to_string(&file).expect("read the trace");
+    let counts = check_trace(&text);
+    assert_reader_accepts(&text);
+    // The parent's malloc(100) and fork mark were buffered when it called exec.
+    assert!(text.lines().any(|l| l.starts_with("m 100 ")), "the parent's malloc is missing:\n{text}");
+    assert_eq!(counts.get(&'F'), Some(&1), "{text}");
+    assert!(text.lines().any(|l| l == "f 0" || l.starts_with("f ")), "the child's free is missing:\n{text}");
+}
+
+#[test]
+fn an_exec_starts_a_new_process_image_in_the_trace() {
+    let file = scratch("trace-exec-self").join("calls.trace");
+    let outcome = run_trace_case("exec-self", &file);
+    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
+    let text = fs::read_to_string(&file).expect("read the trace");
+    // check_trace replays each image from an empty heap: without the second `S` line the
+    // new image's first block would be "handed out while live".
+    let counts = check_trace(&text);
+    assert_reader_accepts(&text);
+    assert_eq!(counts.get(&'S'), Some(&2), "one S per process image:\n{}", &text[..text.len().min(2000)]);
+    let pids: HashSet<&str> =
+        text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    assert_eq!(pids.len(), 1, "exec keeps the pid: {pids:?}");
+}
+
+#[test]
+fn with_percent_p_a_forked_child_writes_its_own_file() {
+    let dir = scratch("trace-fork-child");
+    let outcome = run_trace_case("fork-child", &dir.join("calls.%p.trace"));
+    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
+    let mut files: Vec<_> =
+        fs::read_dir(&dir).expect("the trace directory").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "one file per process: {files:?}");
+    for path in &files {
+        let text = fs::read_to_string(path).expect("read a trace");
+        check_trace(&text);
+        assert_reader_accepts(&text);
+        // Every block in the file comes from the process the file is named after.
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        for header in text.lines().filter(|l| l.starts_with("P ")) {
+            let pid = header.split(' ').nth(1).unwrap_or("");
+            assert_eq!(name, format!("calls.{pid}.trace"), "{header:?} in {}", path.display());
+        }
+    }
+}
+
+#[test]
+fn successful_calls_keep_errno_after_the_program_closed_the_trace_file() {
+    let file = scratch("trace-closed").join("calls.trace");
+    let outcome = run_trace_case("closed-fds", &file);
+    assert!(outcome.status.success(), "{:?}\n{}\n{}", outcome.status, outcome.stdout_text(), outcome.stderr);
+    assert_eq!(outcome.stdout_text(), "ok\n");
+    assert!(outcome.stderr.contains("tracing stopped"), "one warning line: {}", outcome.stderr);
 }
