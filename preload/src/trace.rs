@@ -30,8 +30,6 @@ pub(crate) struct Trace {
     header: usize,
     /// Write every line at once (after exit began).
     unbuffered: bool,
-    /// `MEMALLOC_TRACE` when it holds `%p`: a forked child opens a file of its own.
-    per_process: Option<&'static CStr>,
 }
 
 /// What a number in a trace line stands for: a value, or a failed call's missing address.
@@ -46,18 +44,10 @@ pub(crate) enum Field {
 impl Trace {
     /// Opens (creating, appending) the file at `path`; `%p` in it stands for the process
     /// id. `None`, after one warning line, when that fails.
-    pub(crate) fn open(path: &'static CStr) -> Option<Trace> {
+    pub(crate) fn open(path: &CStr) -> Option<Trace> {
         let (fd, file) = open_file(path)?;
-        let per_process = path.to_bytes().windows(2).any(|w| w == b"%p").then_some(path);
-        let mut trace = Trace {
-            fd,
-            file,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            len: 0,
-            header: 0,
-            unbuffered: false,
-            per_process,
-        };
+        let mut trace =
+            Trace { fd, file, buf: vec![0; BUF_SIZE].into_boxed_slice(), len: 0, header: 0, unbuffered: false };
         trace.start_block();
         // This process image's heap starts empty here (the program started or called
         // `exec`); a forked child inherits the trace instead of opening it.
@@ -123,18 +113,11 @@ impl Trace {
         self.unbuffered = true;
     }
 
-    /// In a forked child: the buffered lines are the parent's (it writes them), so they are
-    /// dropped and the child starts its own block; with `%p` in the file name, in a file of
-    /// its own.
+    /// In a forked child: the buffer held at most the parent's header (the parent wrote
+    /// its lines at the fork); the child starts its own block, in the parent's file, where
+    /// the parent's `F` lines tell a replayer that this stream starts from a copy of the
+    /// parent's heap.
     pub(crate) fn after_fork_in_child(&mut self) {
-        if let Some(path) = self.per_process
-            && self.fd >= 0
-        {
-            // SAFETY: the descriptor is the trace's own (the parent's, inherited); the
-            // child writes nothing more to it.
-            unsafe { libc::close(self.fd) };
-            (self.fd, self.file) = open_file(path).unwrap_or((-1, self.file));
-        }
         self.start_block();
     }
 }

@@ -6,7 +6,8 @@
  *             buffered before the fork may be lost.
  * exec-self:  a process allocates, frees, then exec()s itself ("again"), which allocates
  *             from a new, empty heap under the same pid.
- * fork-child: a parent allocates and forks; the child allocates and frees, then exits.
+ * fork-child: a parent allocates and forks; the child frees the block it inherited,
+ *             allocates and frees one of its own, then exits.
  * closed-fds: the program closes every descriptor but 0-2 (the trace file's included) and
  *             allocates; successful calls must leave errno alone. Prints "ok". */
 #define _GNU_SOURCE
@@ -50,6 +51,7 @@ static int fork_child(void) {
     pid_t child = fork();
     if (child < 0) return 1;
     if (child == 0) {
+        free(p);
         free(malloc(50));
         exit(0);
     }
