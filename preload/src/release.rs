@@ -201,17 +201,14 @@ impl Release {
         self.released += 1u64 << self.shift;
     }
 
-    /// `madvise(MADV_DONTNEED)` on `count` chunks from `first`; whether it succeeded.
-    /// `errno` is left as it was: the program's call that got here has not failed.
+    /// `madvise(MADV_DONTNEED)` on `count` chunks from `first`; whether it succeeded. (A
+    /// failure sets `errno`; the heap guard puts the program's back when it unlocks.)
     fn drop_pages(&mut self, first: usize, count: usize) -> bool {
         let len = count << self.shift;
         let addr = self.base + (first << self.shift);
-        let saved = diag::errno();
         // SAFETY: the chunks lie inside the heap region (a private anonymous mapping) and
         // hold no live byte, so nobody reads what the kernel discards.
-        let rc = unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-        diag::set_errno(saved);
-        rc == 0
+        unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) == 0 }
     }
 
     /// Bytes in chunks that were touched and not dropped since.
