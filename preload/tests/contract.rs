@@ -241,9 +241,13 @@ fn trace_of_forking_processes_separates_them() {
     let counts = check_trace(&text);
     assert_reader_accepts(&text);
     assert!(counts[&'F'] >= 60, "a fork mark per fork: {counts:?}");
-    let pids: HashSet<&str> =
-        text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    let pids = block_pids(&text);
     assert!(pids.len() > 30, "blocks from the children that exit(): {}", pids.len());
+}
+
+/// The pids of a trace's blocks (its `P` lines).
+fn block_pids(text: &str) -> HashSet<&str> {
+    text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect()
 }
 
 /// Runs `trace_cases CASE` under the preload with `MEMALLOC_TRACE=trace` and returns the
@@ -255,52 +259,48 @@ fn run_trace_case(case: &str, trace: &std::path::Path) -> Outcome {
     run(&mut cmd, TIMEOUT)
 }
 
-#[test]
-fn a_parent_that_forks_then_execs_loses_nothing_of_its_trace() {
-    let file = scratch("trace-fork-exec").join("calls.trace");
-    let outcome = run_trace_case("fork-exec", &file);
-    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
-    let text = fs::read_to_string(&file).expect("read the trace");
+/// Runs `trace_cases CASE` with the trace going to `trace` (`%p` allowed), which must leave
+/// exactly one file in its (fresh) directory; checks that file with [`check_trace`] and the
+/// core's reader, and returns its text and its line counts.
+fn traced_case(case: &str, trace: &std::path::Path) -> (String, HashMap<char, usize>) {
+    let outcome = run_trace_case(case, trace);
+    assert!(outcome.status.success(), "{case}: {:?}\n{}", outcome.status, outcome.stderr);
+    let dir = trace.parent().expect("the trace's directory");
+    let files: Vec<_> = fs::read_dir(dir).expect("the trace directory").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 1, "{case}: one trace file: {files:?}");
+    let text = fs::read_to_string(&files[0]).expect("read the trace");
     let counts = check_trace(&text);
     assert_reader_accepts(&text);
+    (text, counts)
+}
+
+#[test]
+fn a_parent_that_forks_then_execs_loses_nothing_of_its_trace() {
+    let (text, counts) = traced_case("fork-exec", &scratch("trace-fork-exec").join("calls.trace"));
     // The parent's malloc(100) and fork mark were buffered when it called exec.
     assert!(text.lines().any(|l| l.starts_with("m 100 ")), "the parent's malloc is missing:\n{text}");
     assert_eq!(counts.get(&'F'), Some(&1), "{text}");
-    assert!(text.lines().any(|l| l == "f 0" || l.starts_with("f ")), "the child's free is missing:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("f ")), "the child's free is missing:\n{text}");
 }
 
 #[test]
 fn an_exec_starts_a_new_process_image_in_the_trace() {
-    let file = scratch("trace-exec-self").join("calls.trace");
-    let outcome = run_trace_case("exec-self", &file);
-    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
-    let text = fs::read_to_string(&file).expect("read the trace");
     // check_trace replays each image from an empty heap: without the second `S` line the
     // new image's first block would be "handed out while live".
-    let counts = check_trace(&text);
-    assert_reader_accepts(&text);
+    let (text, counts) = traced_case("exec-self", &scratch("trace-exec-self").join("calls.trace"));
     assert_eq!(counts.get(&'S'), Some(&2), "one S per process image:\n{}", &text[..text.len().min(2000)]);
-    let pids: HashSet<&str> =
-        text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+    let pids = block_pids(&text);
     assert_eq!(pids.len(), 1, "exec keeps the pid: {pids:?}");
 }
 
 #[test]
 fn with_percent_p_a_forked_child_writes_into_its_parents_file() {
     // The child's stream frees a block it inherited: only next to the parent's `F` line
-    // can a replayer tell that this is no error, so the child keeps the parent's file.
-    let dir = scratch("trace-fork-child");
-    let outcome = run_trace_case("fork-child", &dir.join("calls.%p.trace"));
-    assert!(outcome.status.success(), "{:?}\n{}", outcome.status, outcome.stderr);
-    let files: Vec<_> = fs::read_dir(&dir).expect("the trace directory").map(|e| e.expect("entry").path()).collect();
-    assert_eq!(files.len(), 1, "the program's file only: {files:?}");
-    let text = fs::read_to_string(&files[0]).expect("read the trace");
-    let counts = check_trace(&text);
-    assert_reader_accepts(&text);
+    // can a replayer tell that this is no error, so the child keeps the parent's file
+    // (`traced_case` checks that there is only the one file).
+    let (text, counts) = traced_case("fork-child", &scratch("trace-fork-child").join("calls.%p.trace"));
     assert_eq!(counts.get(&'F'), Some(&1), "{text}");
-    let pids: HashSet<&str> =
-        text.lines().filter(|l| l.starts_with("P ")).map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
-    assert_eq!(pids.len(), 2, "the parent's and the child's blocks: {text}");
+    assert_eq!(block_pids(&text).len(), 2, "the parent's and the child's blocks: {text}");
 }
 
 #[test]

@@ -18,16 +18,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int fork_exec(void) {
+/* Allocates a block and forks; the child frees the block it inherited, allocates and
+ * frees one of its own, and exits. Returns the block once the child succeeded, else NULL. */
+static char *allocate_then_fork(void) {
     char *p = malloc(100);
-    if (p == NULL) return 1;
+    if (p == NULL) return NULL;
     pid_t child = fork();
-    if (child < 0) return 1;
+    if (child < 0) return NULL;
     if (child == 0) {
         free(p);
+        free(malloc(50));
         exit(0);
     }
-    waitpid(child, NULL, 0);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? p : NULL;
+}
+
+static int fork_exec(void) {
+    if (allocate_then_fork() == NULL) return 1;
     char *no_env[] = {NULL};
     execle("/bin/true", "true", (char *)NULL, no_env);
     return 1;
@@ -46,19 +55,10 @@ static int exec_self(int again, const char *self) {
 }
 
 static int fork_child(void) {
-    char *p = malloc(100);
+    char *p = allocate_then_fork();
     if (p == NULL) return 1;
-    pid_t child = fork();
-    if (child < 0) return 1;
-    if (child == 0) {
-        free(p);
-        free(malloc(50));
-        exit(0);
-    }
-    int status = 0;
-    waitpid(child, &status, 0);
     free(p);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    return 0;
 }
 
 static int closed_fds(void) {
