@@ -170,6 +170,17 @@ struct Loaded {
     forked_child: bool,
 }
 
+/// What `load` keeps of one process image besides its [`Process`] entry.
+#[derive(Default)]
+struct Image {
+    /// Its heap calls, in order.
+    calls: Vec<Record>,
+    /// Its `F` lines.
+    forks: usize,
+    /// Whether it began with `S` (an empty heap, not a forked child's copy).
+    started: bool,
+}
+
 /// Reads the trace and keeps the calls of one process.
 fn load(path: &Path, pid: Option<u64>) -> Result<Loaded, Box<dyn StdError>> {
     let input: Box<dyn BufRead> = if path.as_os_str() == "-" {
@@ -181,66 +192,61 @@ fn load(path: &Path, pid: Option<u64>) -> Result<Loaded, Box<dyn StdError>> {
     // One entry per process image: a pid's `P` blocks go to its latest image, and an `S`
     // line after the image has done anything starts a new one (the pid called `exec`).
     let mut processes: Vec<Process> = Vec::new();
+    let mut images: Vec<Image> = Vec::new();
     let mut current: Option<usize> = None;
-    // Per image: its calls, its forks, and whether it began with `S` (an empty heap).
-    let mut by_process: Vec<(Vec<Record>, usize, bool)> = Vec::new();
+    let new_image = |processes: &mut Vec<Process>, images: &mut Vec<Image>, pid, ppid| {
+        processes.push(Process { pid, ppid, calls: 0 });
+        images.push(Image::default());
+        processes.len() - 1
+    };
     for record in Reader::new(input) {
         let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
         match record.event {
             Event::Process { pid, ppid } => {
-                let at = processes.iter().rposition(|p| p.pid == pid).unwrap_or_else(|| {
-                    processes.push(Process { pid, ppid, calls: 0 });
-                    by_process.push((Vec::new(), 0, false));
-                    processes.len() - 1
-                });
-                current = Some(at);
+                let at = processes.iter().rposition(|p| p.pid == pid);
+                current = Some(at.unwrap_or_else(|| new_image(&mut processes, &mut images, pid, ppid)));
             }
             event => {
                 // The reader guarantees a `P` line first.
                 let mut at = current.ok_or("a call before any process line")?;
                 match event {
                     Event::Start => {
-                        if processes[at].calls > 0 || by_process[at].1 > 0 {
+                        if processes[at].calls > 0 || images[at].forks > 0 {
                             let Process { pid, ppid, .. } = processes[at];
-                            processes.push(Process { pid, ppid, calls: 0 });
-                            by_process.push((Vec::new(), 0, false));
-                            at = processes.len() - 1;
+                            at = new_image(&mut processes, &mut images, pid, ppid);
                             current = Some(at);
                         }
-                        by_process[at].2 = true;
+                        images[at].started = true;
                     }
-                    Event::Fork => by_process[at].1 += 1,
+                    Event::Fork => images[at].forks += 1,
                     _ => {
                         processes[at].calls += 1;
-                        by_process[at].0.push(record);
+                        images[at].calls.push(record);
                     }
                 }
             }
         }
     }
-    let index = match pid {
-        // The process with the most calls: blocks are written when a buffer fills and at
-        // exit, so short-lived children often come first in the file.
-        None => (0..processes.len())
-            .rev()
-            .max_by_key(|&i| processes[i].calls)
-            .ok_or_else(|| format!("{}: the trace holds no process", path.display()))?,
-        // Of several images of that pid (it called `exec`), the one with the most calls.
-        Some(pid) => (0..processes.len())
-            .rev()
-            .filter(|&i| processes[i].pid == pid)
-            .max_by_key(|&i| processes[i].calls)
-            .ok_or_else(|| {
+    // The image with the most calls (of `pid`'s, if given; a pid that called `exec` has
+    // several): blocks are written when a buffer fills and at exit, so short-lived
+    // children often come first in the file.
+    let index = (0..processes.len())
+        .rev()
+        .filter(|&i| pid.is_none_or(|pid| processes[i].pid == pid))
+        .max_by_key(|&i| processes[i].calls)
+        .ok_or_else(|| match pid {
+            None => format!("{}: the trace holds no process", path.display()),
+            Some(pid) => {
                 let known: Vec<String> = processes.iter().map(|p| p.pid.to_string()).collect();
                 format!("{}: no process {pid} in the trace (processes: {})", path.display(), known.join(", "))
-            })?,
-    };
+            }
+        })?;
     let (pid, ppid) = (processes[index].pid, processes[index].ppid);
     // A forked child's stream may free its parent's blocks; an image that began with `S`
     // starts from an empty heap.
     let forked_child =
-        !by_process[index].2 && processes.iter().zip(&by_process).any(|(p, (_, f, _))| p.pid == ppid && *f > 0);
-    let (calls, forks, _) = by_process.swap_remove(index);
+        !images[index].started && processes.iter().zip(&images).any(|(p, image)| p.pid == ppid && image.forks > 0);
+    let Image { calls, forks, .. } = images.swap_remove(index);
     Ok(Loaded { pid, ppid, processes, calls, forks, forked_child })
 }
 
