@@ -2,7 +2,8 @@
 //! pair, at N = 1k, 10k, 100k and 1M live blocks, every allocator side by side.
 //!
 //! For each N one trace is generated before anything is timed (`support/trace.rs`, fixed
-//! seed): N pre-fill sizes, log-uniform in `[1, 65536]`; the capacity
+//! seed): N pre-fill sizes, log-uniform in `[1, 65536]` (in `[1, 4096]` at N = 1M, so that
+//! the heap fits the 32-bit offsets of the O(1) crates); the capacity
 //! `ceil(sum(pre-fill sizes) / 0.75)`, so that the heap is 75% full at N live blocks (set
 //! `MEMALLOC_BENCH_FILL` to change the fraction); and 2^20 steps (slot to free, uniform;
 //! size to allocate, log-uniform), replayed cyclically. Every variant starts from the
@@ -23,7 +24,9 @@
 //!   N = 100k only (about 20-50 µs a step there; at 1M the N settling steps alone would
 //!   take minutes);
 //! - `offset-allocator` (Bevy's O(1) bins; exact sizes are rounded to 256 bin classes when
-//!   searching): wherever the capacity fits its 32-bit sizes (not at 1M: about 7.9e9 units);
+//!   searching) and `xalloc-tlsf` (`xalloc::SysTlsf<u32>`, a TLSF with region handles):
+//!   the O(1) range allocators that memalloc's TLSF and buddy are measured against; both
+//!   check nothing on free (they take back a handle, not an address and size);
 //! - `harness-only`: the same steps with no allocator behind them, so that the driver's
 //!   own share of every other variant's time is visible (at 1M its slot array alone is
 //!   24 MB, and each step reads a random slot of it).
@@ -50,7 +53,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use memalloc::Policy;
 
-use subjects::{CApi, Churn, HarnessOnly, OffsetAlloc, RangeAlloc, Reference, RustApi, Subject};
+use subjects::{CApi, Churn, HarnessOnly, OffsetAlloc, RangeAlloc, Reference, RustApi, Subject, XallocTlsf};
 use trace::{CHURN_SEED, ChurnTrace, fill_from_env, label};
 
 /// The numbers of live blocks benchmarked.
@@ -174,6 +177,12 @@ fn bench_n(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcomes: &mut 
         bench_variant(&mut group, "offset-allocator", &trace, make, clock, outcomes);
     } else {
         println!("churn-{}/offset-allocator: skipped, capacity {capacity} does not fit in u32", label(n));
+    }
+    if XallocTlsf::new(capacity, n).is_some() {
+        let make = || XallocTlsf::new(capacity, n).expect("fits, checked above");
+        bench_variant(&mut group, "xalloc-tlsf", &trace, make, clock, outcomes);
+    } else {
+        println!("churn-{}/xalloc-tlsf: skipped, capacity {capacity} does not fit in u32", label(n));
     }
     if n <= LINEAR_MAX_N {
         bench_variant(&mut group, "range-alloc", &trace, || RangeAlloc::new(capacity), clock, outcomes);

@@ -25,6 +25,7 @@ ORDER = [
     "first-fit-c-api",
     "reference",
     "offset-allocator",
+    "xalloc-tlsf",
     "range-alloc",
     "harness-only",
 ]
@@ -100,12 +101,29 @@ def main():
     for v in variants:
         print(f"| {v} | " + " | ".join(fmt_ratio(ratio(get(v, label), get(v, first))) for label in labels[1:]) + " |")
 
+    # The yardstick: each policy against the faster of the two O(1) crates at each N.
+    def fastest_o1(label):
+        times = [t for t in (get("offset-allocator", label), get("xalloc-tlsf", label)) if t is not None]
+        return min(times) if times else None
+
+    targets = {"first-fit": 2.0, "best-fit": 3.0, "tlsf": 1.0, "buddy": 1.0}
+    if any(fastest_o1(label) for label in labels):
+        print("\nEach policy over the faster of offset-allocator and xalloc-tlsf at the same N (target in brackets):\n")
+        print("| policy | " + " | ".join(f"N = {label}" for label in labels) + " |")
+        print("|---|" + "---:|" * len(labels))
+        for v, target in targets.items():
+            if v in seen:
+                cells = [fmt_ratio(ratio(get(v, label), fastest_o1(label))) for label in labels]
+                print(f"| {v} (<= {target:.1f}×) | " + " | ".join(cells) + " |")
+
     rows = []
     per_n = [
         ("reference / first-fit", "reference", "first-fit"),
         ("first-fit-c-api / first-fit (C layer overhead)", "first-fit-c-api", "first-fit"),
         ("best-fit / first-fit", "best-fit", "first-fit"),
         ("tlsf / offset-allocator", "tlsf", "offset-allocator"),
+        ("tlsf / xalloc-tlsf", "tlsf", "xalloc-tlsf"),
+        ("buddy / xalloc-tlsf", "buddy", "xalloc-tlsf"),
         ("tlsf / first-fit", "tlsf", "first-fit"),
         ("buddy / first-fit", "buddy", "first-fit"),
         ("range-alloc / first-fit", "range-alloc", "first-fit"),

@@ -562,12 +562,22 @@ static int choose(const ctest_model *m, size_t fp, size_t al, size_t *out) {
     return found;
 }
 
+/* The address the policy gives, given the library's answer `got` where the policy may
+   choose: TLSF any place that holds the request, buddy any block of the smallest size
+   that holds it on the alignment (its free lists are LIFO). */
 static int choose_by_policy(const ctest_model *m, size_t fp, size_t al, size_t got, size_t *out) {
     if (m->rule.policy == MA_POLICY_TLSF && got % al == 0 && block_holding(m, got, fp) < m->n_free) {
         *out = got;
         return 1;
     }
-    return choose(m, fp, al, out);
+    if (!choose(m, fp, al, out)) return 0;
+    if (m->rule.policy == MA_POLICY_BUDDY) {
+        size_t smallest = m->free_blocks[index_of(m->free_blocks, m->n_free, *out)].size;
+        size_t i = index_of(m->free_blocks, m->n_free, got);
+        if (i < m->n_free && m->free_blocks[i].start == got && m->free_blocks[i].size == smallest && got % al == 0)
+            *out = got;
+    }
+    return 1;
 }
 
 /* Takes [at, at + fp) out of the free block that holds it. */

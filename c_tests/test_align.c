@@ -98,7 +98,9 @@ static void aligned_basics(const ctest_policy *p) {
 
 /* First fit: the lowest aligned address where the request fits. Best fit: the smallest
    free block that holds the aligned request, at its lowest aligned address. TLSF: some
-   block that holds it. Buddy: the smallest block that starts on the alignment. */
+   block that holds it. Buddy: a block of the smallest size that starts on the alignment;
+   among those, the one at the head of its LIFO free list (the most recently freed or
+   split off). */
 static void aligned_placement(const ctest_policy *p) {
     ctest_case("ma_alloc_aligned placement / %s", p->name);
     if (p->policy == MA_POLICY_BUDDY) {
@@ -106,12 +108,12 @@ static void aligned_placement(const ctest_policy *p) {
         if (!a) return;
         CHECK_ALIGNED(a, 1, 32, 0);  /* 64 split down to 1: 1, 2, 4, 8, 16, 32 free */
         CHECK_ALIGNED(a, 1, 32, 32); /* the 32-unit block is the only one on a multiple of 32 */
-        CHECK_ALIGNED(a, 1, 16, 16); /* 16-31 and 48-63 are the smallest on a multiple of 16: the lower */
-        CHECK_MAP(a, ALLOCATED(0, 1), FREE(1, 1), FREE(2, 2), FREE(4, 4), FREE(8, 8), ALLOCATED(16, 1), FREE(17, 1),
-                  FREE(18, 2), FREE(20, 4), FREE(24, 8), ALLOCATED(32, 1), FREE(33, 1), FREE(34, 2), FREE(36, 4),
-                  FREE(40, 8), FREE(48, 16));
-        CHECK_ALIGNED(a, 3, 8, 8); /* 8-15, 24-31, 40-47 tie: the lowest; 4 at 4, 20, 36 are not on 8 */
-        CHECK_ALIGNED(a, 2, 2, 2); /* a 2-unit block, the lowest */
+        CHECK_ALIGNED(a, 1, 16, 48); /* 16-31 and 48-63 are the smallest on 16: 48 was split off last */
+        CHECK_MAP(a, ALLOCATED(0, 1), FREE(1, 1), FREE(2, 2), FREE(4, 4), FREE(8, 8), FREE(16, 16), ALLOCATED(32, 1),
+                  FREE(33, 1), FREE(34, 2), FREE(36, 4), FREE(40, 8), ALLOCATED(48, 1), FREE(49, 1), FREE(50, 2),
+                  FREE(52, 4), FREE(56, 8));
+        CHECK_ALIGNED(a, 3, 8, 56); /* 8, 40 and 56 tie: 56 is the newest; 4 at 4, 36, 52 are not on 8 */
+        CHECK_ALIGNED(a, 2, 2, 50); /* a 2-unit block, the newest */
         CHECK_ALIGNED_FAILS(a, 1, 64, MA_ERR_OUT_OF_MEMORY);
         CHECK_ALIGNED_FAILS(a, 17, 1, MA_ERR_OUT_OF_MEMORY); /* no 32-unit block left */
         ctest_destroy(a);

@@ -8,6 +8,8 @@
 //!   including crate declares it as `mod reference` at its root;
 //! - `offset-allocator` (Bevy's port of Sebastian Aaltonen's O(1) bin allocator: 32-bit
 //!   sizes, a fixed node budget) ([`OffsetAlloc`]);
+//! - `xalloc`'s TLSF (`xalloc::SysTlsf<u32>`: two-level segregated fit over external
+//!   memory, region handles, block structures in a pooled arena) ([`XallocTlsf`]);
 //! - `range-alloc` (wgpu's: a sorted `Vec` of free ranges, best fit by linear scan)
 //!   ([`RangeAlloc`]);
 //! - no allocator at all ([`HarnessOnly`]): what the driver itself costs per step.
@@ -165,6 +167,34 @@ impl Subject for OffsetAlloc {
     #[inline]
     fn free(&mut self, handle: Self::Handle) {
         self.0.free(handle);
+    }
+}
+
+/// `xalloc::SysTlsf<u32>`: xalloc's TLSF over `[0, capacity)`.
+pub struct XallocTlsf(xalloc::SysTlsf<u32>);
+
+impl XallocTlsf {
+    /// An allocator over `[0, capacity)` with room for `max_live` live blocks reserved in
+    /// its arena, or `None` when the capacity does not fit its 32-bit sizes.
+    pub fn new(capacity: usize, max_live: usize) -> Option<Self> {
+        let size = u32::try_from(capacity).ok()?;
+        Some(XallocTlsf(xalloc::SysTlsf::with_capacity(size, 2 * max_live + 2)))
+    }
+}
+
+impl Subject for XallocTlsf {
+    type Handle = xalloc::tlsf::SysTlsfRegion;
+
+    #[inline]
+    fn allocate(&mut self, size: u32) -> Option<Self::Handle> {
+        self.0.alloc(size).map(|(region, _offset)| region)
+    }
+
+    #[inline]
+    fn free(&mut self, handle: Self::Handle) {
+        // SAFETY: every handle the driver frees came from this allocator's `alloc` and is
+        // freed once (the driver takes it out of its slot).
+        unsafe { self.0.dealloc_unchecked(handle) };
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::fmt;
 
+use crate::blocks::BlockTable;
 use crate::error::Error;
-use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, FreeIndex, TlsfIndex, align_up};
-use crate::live::{LiveTable, Mismatch};
+use crate::index::{Placement, align_up};
+use crate::live::{Found, LiveTable};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -48,15 +49,6 @@ impl Policy {
             2 => Some(Policy::Tlsf),
             3 => Some(Policy::Buddy),
             _ => None,
-        }
-    }
-
-    fn new_index(self, capacity: usize) -> Box<dyn FreeIndex> {
-        match self {
-            Policy::FirstFit => Box::new(FirstFitIndex::new(capacity)),
-            Policy::BestFit => Box::new(BestFitIndex::new(capacity)),
-            Policy::Tlsf => Box::new(TlsfIndex::new(capacity)),
-            Policy::Buddy => Box::new(BuddyIndex::new(capacity)),
         }
     }
 }
@@ -186,24 +178,29 @@ pub struct Stats {
 ///
 /// # Time complexity
 ///
-/// With first fit and best fit, `allocate` and `free` cost O(log n) in the number of
-/// free blocks, worst case, plus one lookup in the live table (a hash map: O(1)
-/// expected, amortised over its growth). An aligned request
+/// Every call makes one lookup in the live table (a hash table: O(1) expected, amortised
+/// over its growth) and reaches the freed block's neighbours through the block table's
+/// links, with no search. With first fit and best fit, choosing and updating free blocks
+/// costs O(log n) in the number of free blocks, worst case; an aligned request
 /// (`allocate_aligned` with an alignment above `min_alignment`) may also step over blocks
-/// that are large enough but too misaligned. With TLSF, the free-space part of `allocate`
-/// and `free` is O(1) expected (see [`Policy::Tlsf`] for when it scans one size class);
-/// with buddy, O(log capacity · log n).
+/// that are large enough but too misaligned. With TLSF it is O(1) (see [`Policy::Tlsf`]
+/// for when it scans one size class); with buddy, O(log capacity).
+#[derive(Clone)]
 pub struct MemoryAllocator {
     capacity: usize,
     policy: Policy,
     min_alignment: usize,
-    index: Box<dyn FreeIndex>,
-    /// Live allocations: start -> requested size. The footprint is derived from the size
+    /// Every block of `[0, usable)`, free or allocated, linked in address order. An
+    /// allocated block records the size as requested; its footprint is derived from it
     /// (see [`MemoryAllocator::footprint`]), so it is not stored.
+    blocks: BlockTable,
+    /// The policy's index of the free blocks.
+    placement: Placement,
+    /// Live allocations: start -> allocated block.
     live: LiveTable,
     /// The sum of the live sizes.
     allocated: usize,
-    /// The sum over live allocations of footprint - size.
+    /// The sum over live allocations of footprint - size, plus the tail past `usable`.
     padding: usize,
 }
 
@@ -228,18 +225,31 @@ impl MemoryAllocator {
         if !options.min_alignment.is_power_of_two() {
             return Err(Error::InvalidAlignment);
         }
-        // Free extents stay on multiples of the alignment: the tail of the range that
-        // cannot hold an aligned footprint is never handed out, so it is left out.
         let usable = options.capacity & !(options.min_alignment - 1);
+        let mut blocks = BlockTable::new();
+        let placement = Placement::new(options.policy, usable, &mut blocks);
         Ok(MemoryAllocator {
             capacity: options.capacity,
             policy: options.policy,
             min_alignment: options.min_alignment,
-            index: options.policy.new_index(usable),
+            blocks,
+            placement,
             live: LiveTable::default(),
             allocated: 0,
             padding: options.capacity - usable,
         })
+    }
+
+    /// The part of the range that blocks tile: free extents stay on multiples of the
+    /// alignment, so the tail that cannot hold an aligned footprint is never handed out
+    /// and is left out.
+    fn usable(&self) -> usize {
+        self.capacity & !(self.min_alignment - 1)
+    }
+
+    /// The address of allocated block `id`, for the live table.
+    fn start_of(blocks: &BlockTable) -> impl Fn(u32) -> usize + '_ {
+        |id| blocks.used(id).start
     }
 
     /// The capacity given at creation.
@@ -259,8 +269,9 @@ impl MemoryAllocator {
 
     /// The units an allocation of `size` occupies: `size` rounded up to the minimum
     /// alignment, then by the policy. `None` when that overflows.
+    #[inline]
     fn footprint(&self, size: usize) -> Option<usize> {
-        self.index.footprint(align_up(size, self.min_alignment)?)
+        self.placement.footprint(align_up(size, self.min_alignment)?)
     }
 
     /// Allocates `size` units and returns the address; first fit takes the low end of
@@ -294,8 +305,9 @@ impl MemoryAllocator {
         // Every free extent starts and ends on a multiple of the minimum alignment, so a
         // request for no more than that needs no aligned search.
         let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
-        let start = self.index.take(footprint, alignment).ok_or(Error::OutOfMemory)?;
-        self.live.insert(start, size);
+        let id = self.placement.take(&mut self.blocks, size, footprint, alignment).ok_or(Error::OutOfMemory)?;
+        let start = self.blocks.used(id).start;
+        self.live.insert(start, id, Self::start_of(&self.blocks));
         self.allocated += size;
         self.padding += footprint - size;
         Ok(start)
@@ -315,14 +327,22 @@ impl MemoryAllocator {
         Ok(())
     }
 
-    /// Checks a `(addr, size)` pair the way `free` does, without changing anything.
-    fn check_live(&self, addr: usize, size: usize) -> Result<(), Error> {
+    /// Checks a `(addr, size)` pair the way `free` does, without changing anything, and
+    /// returns where the allocation is in the live table.
+    #[inline]
+    fn check_live(&self, addr: usize, size: usize) -> Result<Found, Error> {
         self.check_range(addr, size)?;
-        match self.live.get(addr) {
-            None => Err(Error::NotAllocated),
-            Some(live) if live != size => Err(Error::SizeMismatch),
-            Some(_) => Ok(()),
+        let found = self.find(addr).ok_or(Error::NotAllocated)?;
+        if self.blocks.used(found.id).size != size {
+            return Err(Error::SizeMismatch);
         }
+        Ok(found)
+    }
+
+    /// The live allocation that starts at `addr`, if there is one.
+    #[inline]
+    fn find(&self, addr: usize) -> Option<Found> {
+        self.live.find(addr, Self::start_of(&self.blocks))
     }
 
     /// Frees the allocation of `size` units at `addr` and merges it with its free
@@ -333,16 +353,9 @@ impl MemoryAllocator {
     /// (`size` is 0, or `addr + size` passes the capacity), [`Error::NotAllocated`] (no live
     /// allocation starts at `addr`), [`Error::SizeMismatch`] (it has another size).
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        self.check_range(addr, size)?;
-        // One probe of the live table both checks and removes.
-        match self.live.remove_exact(addr, size) {
-            Err(Mismatch::NotLive) => Err(Error::NotAllocated),
-            Err(Mismatch::OtherSize) => Err(Error::SizeMismatch),
-            Ok(()) => {
-                self.released(addr, size);
-                Ok(())
-            }
-        }
+        let found = self.check_live(addr, size)?;
+        self.release(found);
+        Ok(())
     }
 
     /// Frees the live allocation at `addr` without repeating its size.
@@ -353,23 +366,21 @@ impl MemoryAllocator {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
-        let size = self.live.remove(addr).ok_or(Error::NotAllocated)?;
-        self.released(addr, size);
+        let found = self.find(addr).ok_or(Error::NotAllocated)?;
+        self.release(found);
         Ok(())
     }
 
-    /// Frees a live allocation's footprint and updates the counters, once its entry is
-    /// out of the live table.
-    fn released(&mut self, addr: usize, size: usize) {
+    /// Frees the live allocation the live table `found`: out of the table, its
+    /// footprint back to free space, the counters updated.
+    #[inline]
+    fn release(&mut self, found: Found) {
+        let size = self.blocks.used(found.id).size;
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+        self.live.remove(found);
         self.allocated -= size;
         self.padding -= footprint - size;
-        self.index.give(addr, footprint);
-    }
-
-    fn release(&mut self, addr: usize, size: usize) {
-        self.live.remove(addr);
-        self.released(addr, size);
+        self.placement.give(&mut self.blocks, found.id, footprint);
     }
 
     /// The size of the live allocation at `addr`, as requested.
@@ -381,7 +392,7 @@ impl MemoryAllocator {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
-        self.live.get(addr).ok_or(Error::NotAllocated)
+        self.find(addr).map(|found| self.blocks.used(found.id).size).ok_or(Error::NotAllocated)
     }
 
     /// Resizes the allocation `(addr, old_size)` to `new_size` and returns its address.
@@ -396,7 +407,7 @@ impl MemoryAllocator {
     /// `new_size` is 0; [`Error::OutOfMemory`] when there is no room (the old allocation
     /// stays as it was).
     pub fn reallocate(&mut self, addr: usize, old_size: usize, new_size: usize) -> Result<usize, Error> {
-        self.check_live(addr, old_size)?;
+        let found = self.check_live(addr, old_size)?;
         if new_size == 0 {
             return Err(Error::InvalidSize);
         }
@@ -404,27 +415,29 @@ impl MemoryAllocator {
         let new_footprint = self.footprint(new_size).ok_or(Error::OutOfMemory)?;
         let in_place = match new_footprint.checked_sub(old_footprint) {
             Some(0) => true,
-            Some(growth) => self.index.take_at(addr + old_footprint, growth),
+            Some(_) => self.placement.grow(&mut self.blocks, found.id, old_footprint, new_footprint),
             None => {
-                self.index.give(addr + new_footprint, old_footprint - new_footprint);
+                self.placement.shrink(&mut self.blocks, found.id, old_footprint, new_footprint);
                 true
             }
         };
         if in_place {
-            self.live.insert(addr, new_size);
+            self.blocks.set_used_size(found.id, new_size);
             self.allocated = self.allocated - old_size + new_size;
             self.padding = self.padding - (old_footprint - old_size) + (new_footprint - new_size);
             return Ok(addr);
         }
         let new_addr = self.place(new_size, 1)?;
-        self.release(addr, old_size);
+        // Placing the new block may have moved entries of the live table: look again.
+        let found = self.find(addr).expect("the old allocation is still live");
+        self.release(found);
         Ok(new_addr)
     }
 
     /// Frees every allocation at once: the map is as after creation.
     pub fn reset(&mut self) {
-        let usable = self.capacity & !(self.min_alignment - 1);
-        self.index = self.policy.new_index(usable);
+        let usable = self.usable();
+        self.placement = Placement::new(self.policy, usable, &mut self.blocks);
         self.live.clear();
         self.allocated = 0;
         self.padding = self.capacity - usable;
@@ -432,47 +445,46 @@ impl MemoryAllocator {
 
     /// Units in free blocks.
     pub fn free_memory(&self) -> usize {
-        self.index.free_units()
+        self.blocks.free_units()
     }
 
     /// The size of the largest free block (0 when none): the largest request that
     /// `allocate` would grant now.
     pub fn largest_free_block(&self) -> usize {
-        self.index.largest()
+        self.placement.largest(&self.blocks)
     }
 
-    /// The counters, in O(1).
+    /// The counters, in O(1) (TLSF's largest free block may take a scan of one size
+    /// class, see [`Policy::Tlsf`]).
     pub fn stats(&self) -> Stats {
         Stats {
             capacity: self.capacity,
             allocated: self.allocated,
-            free: self.index.free_units(),
-            largest_free: self.index.largest(),
-            free_blocks: self.index.free_blocks(),
+            free: self.blocks.free_units(),
+            largest_free: self.largest_free_block(),
+            free_blocks: self.blocks.free_blocks(),
             allocations: self.live.len(),
             padding: self.padding,
         }
     }
 
     /// The memory map: extents in ascending address order that tile `[0, capacity)`
-    /// exactly. An allocation is followed by its padding, if it has any.
+    /// exactly. An allocation is followed by its padding, if it has any. A walk along
+    /// the block table's links: O(n), no sort.
     pub fn blocks(&self) -> Vec<Block> {
-        let mut map = Vec::with_capacity(2 * self.live.len() + self.index.free_blocks() + 1);
-        let mut free = self.index.blocks().peekable();
-        let mut push_free_below = |map: &mut Vec<Block>, limit: usize| {
-            while let Some((start, size)) = free.next_if(|&(start, _)| start < limit) {
-                map.push(Block { start, size, kind: BlockKind::Free });
-            }
-        };
-        for (start, size) in self.live.sorted() {
-            push_free_below(&mut map, start);
-            map.push(Block { start, size, kind: BlockKind::Allocated });
-            let footprint = self.footprint(size).expect("a live allocation's footprint fits");
-            if footprint > size {
-                map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding });
+        let mut map = Vec::with_capacity(2 * self.live.len() + self.blocks.free_blocks() + 1);
+        for (block, start) in self.blocks.walk() {
+            if let Some(id) = block.as_free() {
+                map.push(Block { start, size: self.blocks.free(id).size, kind: BlockKind::Free });
+            } else if let Some(id) = block.as_used() {
+                let size = self.blocks.used(id).size;
+                map.push(Block { start, size, kind: BlockKind::Allocated });
+                let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+                if footprint > size {
+                    map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding });
+                }
             }
         }
-        push_free_below(&mut map, usize::MAX);
         let end = map.last().map_or(0, |b| b.start + b.size);
         if end < self.capacity {
             // The tail below min_alignment that no aligned footprint can use.
@@ -489,8 +501,25 @@ impl MemoryAllocator {
     /// # Errors
     /// A description of the first violation found.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.index.check()?;
-        self.live.check()?;
+        self.blocks.check(self.usable(), |size| self.footprint(size))?;
+        self.placement.check(&self.blocks)?;
+        self.live.check(Self::start_of(&self.blocks))?;
+        if self.live.len() != self.blocks.used_blocks() {
+            return Err(format!(
+                "{} live allocations, {} allocated blocks",
+                self.live.len(),
+                self.blocks.used_blocks()
+            ));
+        }
+        // Every allocated block is reachable from its address (so the live table maps each
+        // to its own block, and holds no other).
+        for (block, start) in self.blocks.walk() {
+            if let Some(id) = block.as_used()
+                && self.find(start).map(|f| f.id) != Some(id)
+            {
+                return Err(format!("the allocation at {start} is not in the live table"));
+            }
+        }
         let (mut at, mut allocated, mut padding, mut free) = (0usize, 0usize, 0usize, 0usize);
         let mut previous: Option<BlockKind> = None;
         for block in self.blocks() {
@@ -504,7 +533,7 @@ impl MemoryAllocator {
                 BlockKind::Allocated => allocated += block.size,
                 BlockKind::Padding => padding += block.size,
                 BlockKind::Free => {
-                    if previous == Some(BlockKind::Free) && self.index.merges_adjacent() {
+                    if previous == Some(BlockKind::Free) && self.placement.merges_adjacent() {
                         return Err(format!("adjacent free blocks at {at}"));
                     }
                     if block.start % self.min_alignment != 0 || block.size % self.min_alignment != 0 {
@@ -526,7 +555,7 @@ impl MemoryAllocator {
                 stats.allocated, stats.padding, stats.free
             ));
         }
-        let largest = self.index.blocks().map(|(_, size)| size).max().unwrap_or(0);
+        let largest = self.blocks().iter().filter(|b| b.kind == BlockKind::Free).map(|b| b.size).max().unwrap_or(0);
         if largest != stats.largest_free {
             return Err(format!("largest free block is {largest}, index says {}", stats.largest_free));
         }

@@ -28,10 +28,12 @@
 #![forbid(unsafe_code)]
 
 mod allocator;
+mod blocks;
 mod error;
 mod index;
 mod live;
 mod report;
+mod slab;
 pub mod trace;
 
 pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Stats};

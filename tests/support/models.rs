@@ -16,13 +16,14 @@
 //!   `a`-aligned address whose `fp` units lie inside one free block (the library's answer
 //!   is passed in as `got`), and expects out of memory exactly when there is none;
 //! - buddy: free space is power-of-two blocks aligned to their size, the capacity covered
-//!   by top-level blocks of decreasing powers of two from address 0. A request takes the
-//!   lowest-addressed block of the smallest order that holds `fp` units and starts on a
-//!   multiple of `a`; that block is split in halves, the low half kept each time, the
-//!   upper halves freed, down to `fp`. A freed block merges with its buddy
-//!   (`start ^ size`) while the buddy is one free block of the same size and the merged
-//!   block stays inside one top-level block. Free blocks are reported as they are, so
-//!   neighbours that are not buddies stay apart.
+//!   by top-level blocks of decreasing powers of two from address 0. A request takes a
+//!   block of the smallest size that holds `fp` units and starts on a multiple of `a`
+//!   (which one of that size is the library's choice: its free lists are LIFO, like
+//!   TLSF's, so the model accepts any, passed in as `got`); that block is split in
+//!   halves, the low half kept each time, the upper halves freed, down to `fp`. A freed
+//!   block merges with its buddy (`start ^ size`) while the buddy is one free block of the
+//!   same size and the merged block stays inside one top-level block. Free blocks are
+//!   reported as they are, so neighbours that are not buddies stay apart.
 //!
 //! In every policy the gap before an aligned block stays free and the rest of the chosen
 //! block after the footprint stays free (first fit, best fit, TLSF: one block; buddy: the
@@ -153,8 +154,8 @@ impl Model {
     }
 
     /// The address the policy gives `fp` units aligned to `align` (`got`: the library's
-    /// answer, which TLSF may choose freely among the fitting places); `None` when out of
-    /// memory.
+    /// answer, which TLSF may choose freely among the fitting places, and buddy among the
+    /// blocks of the smallest fitting size); `None` when out of memory.
     fn choose(&self, fp: usize, align: usize, got: Option<usize>) -> Option<usize> {
         match self.policy {
             Policy::FirstFit => self.fits(fp, align).map(|(at, ..)| at).min(),
@@ -164,12 +165,16 @@ impl Model {
                 // Wrong or missing: name a fitting place, so that the comparison fails.
                 _ => self.fits(fp, align).map(|(at, ..)| at).next(),
             },
-            Policy::Buddy => self
-                .free
-                .iter()
-                .filter(|&&(start, size)| size >= fp && start.is_multiple_of(align))
-                .min_by_key(|&&(start, size)| (size, start))
-                .map(|&(start, _)| start),
+            Policy::Buddy => {
+                let candidates =
+                    || self.free.iter().filter(|&&(start, size)| size >= fp && start.is_multiple_of(align));
+                let smallest = candidates().map(|&(_, size)| size).min()?;
+                match got {
+                    Some(at) if candidates().any(|&(start, size)| (start, size) == (at, smallest)) => Some(at),
+                    // Wrong or missing: name a right place, so that the comparison fails.
+                    _ => candidates().find(|&&(_, size)| size == smallest).map(|&(start, _)| start),
+                }
+            }
             other => panic!("no model for policy {other:?}"),
         }
     }

@@ -1,66 +1,312 @@
-//! Free-space indexes: where the free blocks live and how a placement is chosen.
+//! Placement: which free block an allocation comes from, and what becomes of the space a
+//! free gives back.
 //!
-//! [`crate::MemoryAllocator`] owns validation and the live-allocation table; it asks a
-//! [`FreeIndex`] only "find room for this many units" and "this range is free again".
-//! Each placement policy is one file implementing that trait, so a new policy is added
-//! beside the others without touching the core.
+//! [`crate::MemoryAllocator`] owns validation and the live table; the blocks themselves
+//! are in the block table ([`BlockTable`]). A [`Placement`] holds the free-space index of
+//! one policy and carries out the allocator's four requests on the table: take room for
+//! an allocation, give an allocation's footprint back, grow one in place, shrink one in
+//! place. It is an enum over the policies, so every call is a `match`, not a virtual call.
+//!
+//! First fit, best fit and TLSF always merge free neighbours, and differ only in which
+//! free block they choose. They are [`FreeSet`]s: they find a block and keep track of the
+//! free blocks, and this module does the carving and merging for all three, through the
+//! block table's links. Buddy splits and merges by its own rules (power-of-two blocks,
+//! merged only with their buddy) and implements the four requests itself.
 
 mod best_fit;
 mod buddy;
 mod first_fit;
 mod tlsf;
+mod tree;
 
-pub(crate) use best_fit::BestFitIndex;
-pub(crate) use buddy::BuddyIndex;
-pub(crate) use first_fit::FirstFitIndex;
-pub(crate) use tlsf::TlsfIndex;
+use crate::Policy;
+use crate::blocks::{BlockRef, BlockTable, FreeBlock, UsedBlock};
 
-/// The free space of one allocator, under one placement policy.
+use best_fit::BestFitIndex;
+use buddy::BuddyIndex;
+use first_fit::FirstFitIndex;
+use tlsf::TlsfIndex;
+use tree::{BlockTree, Order};
+
+/// The free blocks of a policy that always merges free neighbours: how it chooses, and
+/// what it must hear of every change.
 ///
-/// Ranges are half-open `[start, start + size)`, sizes never 0. The caller (the core)
-/// guarantees that every range it gives back was taken earlier and is not free, and that
-/// `start + size` never passes the capacity; an index therefore never validates.
-pub(crate) trait FreeIndex: Send + Sync {
-    /// The units an allocation needing `size` units occupies under this policy
-    /// (buddy rounds up to a power of two). `None` when that does not fit in `usize`.
-    fn footprint(&self, size: usize) -> Option<usize> {
-        Some(size)
-    }
+/// The block table is the truth about every block; a free set indexes the free ones by
+/// slot. The caller changes the table and tells the set, in this order: a block leaves the
+/// set ([`FreeSet::remove`]) while its extent is still the one the set knows; a block
+/// changes its extent first in the table, then the set hears of it ([`FreeSet::moved`],
+/// with the old extent); a block joins the set ([`FreeSet::insert`]) once it is in the
+/// table.
+pub(crate) trait FreeSet {
+    /// A free block that holds `size` units at a multiple of `align` (a power of two),
+    /// chosen by the policy: its slot and that address. `None` only when no free block can
+    /// hold them.
+    fn find(&mut self, blocks: &BlockTable, size: usize, align: usize) -> Option<(u32, usize)>;
 
-    /// Whether free blocks that touch are always merged into one, so that no two free
-    /// blocks are ever adjacent. Buddy answers `false`: it merges a block only with its
-    /// buddy, so neighbours that are not buddies (or lie in different top-level blocks)
-    /// stay apart, and the core's invariant check then allows adjacent free blocks.
-    fn merges_adjacent(&self) -> bool {
-        true
-    }
+    /// Free block `id` (already in the table) joins the set.
+    fn insert(&mut self, blocks: &mut BlockTable, id: u32);
 
-    /// Takes `size` units at an address that is a multiple of `align` (a power of two),
-    /// choosing the block by the policy, and returns the address. The part of the block
-    /// before that address, if any, stays free.
-    fn take(&mut self, size: usize, align: usize) -> Option<usize>;
+    /// Free block `id` (still in the table, extent unchanged) leaves the set.
+    fn remove(&mut self, blocks: &mut BlockTable, id: u32);
 
-    /// Takes exactly `[start, start + size)` if that range is free; used to grow an
-    /// allocation in place. Returns whether it did.
-    fn take_at(&mut self, start: usize, size: usize) -> bool;
-
-    /// Returns `[start, start + size)` to free space, merging it with free neighbours.
-    fn give(&mut self, start: usize, size: usize);
+    /// Free block `id` was `old = (start, size)` and now has its extent in the table,
+    /// between the same neighbours.
+    fn moved(&mut self, blocks: &mut BlockTable, id: u32, old: (usize, usize));
 
     /// The size of the largest free block (0 when none).
-    fn largest(&self) -> usize;
+    fn largest(&self, blocks: &BlockTable) -> usize;
 
-    /// The sum of the sizes of the free blocks.
-    fn free_units(&self) -> usize;
+    /// Checks the set's own invariants and that it holds exactly the table's free blocks.
+    fn check(&self, blocks: &BlockTable) -> Result<(), String>;
+}
 
-    /// The number of free blocks.
-    fn free_blocks(&self) -> usize;
+impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
+    fn find(&mut self, _blocks: &BlockTable, size: usize, align: usize) -> Option<(u32, usize)> {
+        BlockTree::find(self, size, align)
+    }
 
-    /// The free blocks as `(start, size)`, in ascending address order.
-    fn blocks(&self) -> Box<dyn Iterator<Item = (usize, usize)> + '_>;
+    fn insert(&mut self, blocks: &mut BlockTable, id: u32) {
+        let FreeBlock { start, size, .. } = *blocks.free(id);
+        BlockTree::insert(self, start, size, id);
+    }
 
-    /// Checks the index's own invariants (tree shape, augmented fields, counters).
-    fn check(&self) -> Result<(), String>;
+    fn remove(&mut self, blocks: &mut BlockTable, id: u32) {
+        let FreeBlock { start, size, .. } = *blocks.free(id);
+        BlockTree::remove(self, start, size, id);
+    }
+
+    fn moved(&mut self, blocks: &mut BlockTable, id: u32, old: (usize, usize)) {
+        let FreeBlock { start, size, .. } = *blocks.free(id);
+        self.update(id, old, start, size);
+    }
+
+    fn largest(&self, _blocks: &BlockTable) -> usize {
+        BlockTree::largest(self)
+    }
+
+    fn check(&self, blocks: &BlockTable) -> Result<(), String> {
+        BlockTree::check(self)?;
+        if self.len() != blocks.free_blocks() {
+            return Err(format!("{} free blocks in the table, {} in the tree", blocks.free_blocks(), self.len()));
+        }
+        for (start, size, id) in self.entries() {
+            let block = blocks.free_checked(id).ok_or_else(|| format!("the tree lists free slot {id}, not in use"))?;
+            if (block.start, block.size) != (start, size) {
+                return Err(format!(
+                    "the tree has ({start}, {size}) for free slot {id}, the table ({}, {})",
+                    block.start, block.size
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes room for an allocation of `size` units (requested) and `footprint` units
+/// (occupied) at a multiple of `align`, from the block `set` chooses: the allocation takes
+/// `[at, at + footprint)`, the part of the block before `at` and the part after the
+/// footprint stay free. Returns the new allocated block's slot.
+fn take_from<S: FreeSet>(
+    set: &mut S,
+    blocks: &mut BlockTable,
+    size: usize,
+    footprint: usize,
+    align: usize,
+) -> Option<u32> {
+    let (id, at) = set.find(blocks, footprint, align)?;
+    let FreeBlock { start, size: units, .. } = *blocks.free(id);
+    let (head, tail) = (at - start, start + units - (at + footprint));
+    let this = BlockRef::free(id);
+    Some(match (head, tail) {
+        (0, 0) => {
+            set.remove(blocks, id);
+            blocks.free_to_used(id, size)
+        }
+        (0, _) => {
+            blocks.set_free_extent(id, at + footprint, tail);
+            set.moved(blocks, id, (start, units));
+            blocks.insert_used_before(this, at, size)
+        }
+        (_, 0) => {
+            blocks.set_free_extent(id, start, head);
+            set.moved(blocks, id, (start, units));
+            blocks.insert_used_after(this, at, size)
+        }
+        (_, _) => {
+            blocks.set_free_extent(id, start, head);
+            set.moved(blocks, id, (start, units));
+            let used = blocks.insert_used_after(this, at, size);
+            let rest = blocks.insert_free_after(BlockRef::used(used), at + footprint, tail);
+            set.insert(blocks, rest);
+            used
+        }
+    })
+}
+
+/// Frees allocated block `id`, whose footprint is `footprint` units, merging it with a
+/// free block on either side.
+fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, footprint: usize) {
+    let UsedBlock { start, prev, next, .. } = *blocks.used(id);
+    match (prev.as_free(), next.as_free()) {
+        (None, None) => {
+            let free = blocks.used_to_free(id, footprint);
+            set.insert(blocks, free);
+        }
+        (Some(before), None) => {
+            let FreeBlock { start: b_start, size: b_size, .. } = *blocks.free(before);
+            blocks.delete_used(id);
+            blocks.set_free_extent(before, b_start, b_size + footprint);
+            set.moved(blocks, before, (b_start, b_size));
+        }
+        (None, Some(after)) => {
+            let FreeBlock { start: a_start, size: a_size, .. } = *blocks.free(after);
+            blocks.delete_used(id);
+            blocks.set_free_extent(after, start, footprint + a_size);
+            set.moved(blocks, after, (a_start, a_size));
+        }
+        (Some(before), Some(after)) => {
+            let a_size = blocks.free(after).size;
+            set.remove(blocks, after);
+            blocks.delete_free(after);
+            let FreeBlock { start: b_start, size: b_size, .. } = *blocks.free(before);
+            blocks.delete_used(id);
+            blocks.set_free_extent(before, b_start, b_size + footprint + a_size);
+            set.moved(blocks, before, (b_start, b_size));
+        }
+    }
+}
+
+/// Grows allocated block `id` in place from `old` to `new` footprint units, if the free
+/// block right after it holds the growth; returns whether it did.
+fn grow_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: usize, new: usize) -> bool {
+    let growth = new - old;
+    let Some(after) = blocks.used(id).next.as_free() else { return false };
+    let FreeBlock { start, size, .. } = *blocks.free(after);
+    if size < growth {
+        return false;
+    }
+    if size == growth {
+        set.remove(blocks, after);
+        blocks.delete_free(after);
+    } else {
+        blocks.set_free_extent(after, start + growth, size - growth);
+        set.moved(blocks, after, (start, size));
+    }
+    true
+}
+
+/// Shrinks allocated block `id` in place from `old` to `new` footprint units; the cut
+/// tail is freed and merged with a free block after it.
+fn shrink_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: usize, new: usize) {
+    let UsedBlock { start, next, .. } = *blocks.used(id);
+    let (at, cut) = (start + new, old - new);
+    match next.as_free() {
+        Some(after) => {
+            let FreeBlock { start: a_start, size: a_size, .. } = *blocks.free(after);
+            blocks.set_free_extent(after, at, cut + a_size);
+            set.moved(blocks, after, (a_start, a_size));
+        }
+        None => {
+            let free = blocks.insert_free_after(BlockRef::used(id), at, cut);
+            set.insert(blocks, free);
+        }
+    }
+}
+
+/// The free-space index of one policy, and the placement requests the allocator makes.
+#[derive(Debug, Clone)]
+pub(crate) enum Placement {
+    FirstFit(FirstFitIndex),
+    BestFit(BestFitIndex),
+    Tlsf(TlsfIndex),
+    Buddy(BuddyIndex),
+}
+
+/// Calls `$body` with `$set` bound to the index of a merging policy, or `$buddy` with
+/// `$b` bound to buddy's.
+macro_rules! dispatch {
+    ($placement:expr, $set:ident => $body:expr, $b:ident => $buddy:expr) => {
+        match $placement {
+            Placement::FirstFit($set) => $body,
+            Placement::BestFit($set) => $body,
+            Placement::Tlsf($set) => $body,
+            Placement::Buddy($b) => $buddy,
+        }
+    };
+}
+
+impl Placement {
+    /// The index of `policy` over `[0, usable)`, all free, laid out in `blocks` (which it
+    /// empties first).
+    pub(crate) fn new(policy: Policy, usable: usize, blocks: &mut BlockTable) -> Placement {
+        blocks.clear();
+        if policy == Policy::Buddy {
+            return Placement::Buddy(BuddyIndex::new(usable, blocks));
+        }
+        let mut placement = match policy {
+            Policy::FirstFit => Placement::FirstFit(FirstFitIndex::new()),
+            Policy::BestFit => Placement::BestFit(BestFitIndex::new()),
+            _ => Placement::Tlsf(TlsfIndex::new()),
+        };
+        if usable > 0 {
+            let id = blocks.push_free(0, usable);
+            dispatch!(&mut placement, set => FreeSet::insert(set, blocks, id), _b => unreachable!("buddy returned above"));
+        }
+        placement
+    }
+
+    /// The units an allocation needing `size` units occupies under this policy (buddy
+    /// rounds up to a power of two); `None` when that does not fit in `usize`.
+    #[inline]
+    pub(crate) fn footprint(&self, size: usize) -> Option<usize> {
+        match self {
+            Placement::Buddy(_) => size.checked_next_power_of_two(),
+            _ => Some(size),
+        }
+    }
+
+    /// Whether free blocks that touch are always merged into one. Buddy answers `false`:
+    /// it merges a block only with its buddy.
+    pub(crate) fn merges_adjacent(&self) -> bool {
+        !matches!(self, Placement::Buddy(_))
+    }
+
+    /// Takes `footprint` units at a multiple of `align` for an allocation of `size`
+    /// units; returns the allocated block's slot, `None` when no free block can hold it.
+    #[inline]
+    pub(crate) fn take(&mut self, blocks: &mut BlockTable, size: usize, footprint: usize, align: usize) -> Option<u32> {
+        dispatch!(self, set => take_from(set, blocks, size, footprint, align), b => b.take(blocks, size, footprint, align))
+    }
+
+    /// Frees allocated block `id` of `footprint` units, merging as the policy does.
+    #[inline]
+    pub(crate) fn give(&mut self, blocks: &mut BlockTable, id: u32, footprint: usize) {
+        dispatch!(self, set => give_to(set, blocks, id, footprint), b => b.give(blocks, id, footprint));
+    }
+
+    /// Grows allocated block `id` in place from `old` to `new` footprint units, if the
+    /// policy can; returns whether it did.
+    pub(crate) fn grow(&mut self, blocks: &mut BlockTable, id: u32, old: usize, new: usize) -> bool {
+        // A buddy block grows in place only within its footprint, which the caller sees
+        // without asking.
+        dispatch!(self, set => grow_into(set, blocks, id, old, new), _b => false)
+    }
+
+    /// Shrinks allocated block `id` in place from `old` to `new` footprint units.
+    pub(crate) fn shrink(&mut self, blocks: &mut BlockTable, id: u32, old: usize, new: usize) {
+        dispatch!(self, set => shrink_into(set, blocks, id, old, new), b => b.shrink(blocks, id, old, new));
+    }
+
+    /// The size of the largest free block (0 when none).
+    #[inline]
+    pub(crate) fn largest(&self, blocks: &BlockTable) -> usize {
+        dispatch!(self, set => FreeSet::largest(set, blocks), b => b.largest())
+    }
+
+    /// Checks the index's own invariants and its agreement with the block table.
+    pub(crate) fn check(&self, blocks: &BlockTable) -> Result<(), String> {
+        dispatch!(self, set => FreeSet::check(set, blocks), b => b.check(blocks))
+    }
 }
 
 /// Rounds `value` up to a multiple of `align` (a power of two); `None` on overflow.
@@ -75,35 +321,4 @@ pub(crate) fn fit_in_block(start: usize, block_size: usize, size: usize, align: 
     let at = align_up(start, align)?;
     let used = (at - start).checked_add(size)?;
     (used <= block_size).then_some(at)
-}
-
-/// Checks what every index promises of its [`FreeIndex::blocks`]: no empty block, address
-/// order, no overlap, no two blocks touching when `merged` (every policy but buddy), and
-/// sizes that add up to `free_units`. Each index's `check` calls it, then checks its own
-/// structure.
-pub(crate) fn check_block_list(
-    blocks: impl Iterator<Item = (usize, usize)>,
-    merged: bool,
-    free_units: usize,
-) -> Result<(), String> {
-    let (mut units, mut prev_end) = (0usize, None);
-    for (start, size) in blocks {
-        if size == 0 {
-            return Err(format!("free block at {start} has size 0"));
-        }
-        if let Some(end) = prev_end {
-            if start < end {
-                return Err(format!("free blocks overlap at {start}"));
-            }
-            if merged && start == end {
-                return Err(format!("free blocks adjacent at {start}: not merged"));
-            }
-        }
-        prev_end = Some(start.checked_add(size).ok_or("free block passes usize::MAX")?);
-        units = units.checked_add(size).ok_or("free units pass usize::MAX")?;
-    }
-    if units != free_units {
-        return Err(format!("free units counter {free_units} but blocks sum to {units}"));
-    }
-    Ok(())
 }
