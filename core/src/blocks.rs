@@ -58,11 +58,16 @@ impl BlockRef {
     }
 
     /// The slot of a free block, `None` for an allocated block or NIL.
+    #[inline]
     pub(crate) const fn as_free(self) -> Option<u32> {
-        if self.0 & FREE_BIT != 0 && !self.is_nil() { Some(self.0 & !FREE_BIT) } else { None }
+        // One comparison: flipping the state bit makes a free slot small, an allocated
+        // one at least 2^31, and NIL exactly MAX_SLOTS.
+        let id = self.0 ^ FREE_BIT;
+        if id < MAX_SLOTS { Some(id) } else { None }
     }
 
     /// The slot of an allocated block, `None` for a free block or NIL.
+    #[inline]
     pub(crate) const fn as_used(self) -> Option<u32> {
         if self.0 & FREE_BIT == 0 { Some(self.0) } else { None }
     }

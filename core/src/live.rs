@@ -3,107 +3,110 @@
 //!
 //! Every `free` looks its address up here and every `allocate` adds an entry, so the table
 //! is on the hot path of every call; it holds one entry per allocation, so its size is a
-//! large part of the metadata. It is an open-addressing hash table built for both:
+//! large part of the metadata. It is a bucketed cuckoo hash table built for both:
 //!
-//! - **Five bytes a slot.** A slot holds the block's slot number (`u32`) and its distance
-//!   from its home slot (one byte), not the address: the address is in the block, which
-//!   the caller reads anyway once it is found. The table is at most 80% full and grows by
-//!   a quarter, so it takes 6.25-7.8 bytes per allocation.
-//! - **Robin Hood order.** Along a probe run, entries sit in the order of their home
-//!   slots (an entry further from home is never behind one closer to home). A lookup
-//!   therefore compares addresses only with the entries that share its home slot (about
-//!   0.8 others on average at the fullest), and stops as soon as it meets an entry closer
-//!   to home than itself. Deletion shifts the rest of the run back by one slot instead of
-//!   leaving a tombstone, so churn never makes the table grow; the stored distances tell
-//!   where the run ends without reading any address.
+//! - **Five bytes a slot.** A slot holds the block's slot number (`u32`) and a one-byte
+//!   tag from the address's hash, not the address: the address is in the block, which the
+//!   caller reads anyway once it is found. The tags tell, eight slots at a time, which
+//!   slots may hold an address (about one in 255 of the others match by chance), so a
+//!   lookup reads the block table about once.
+//! - **Two buckets of eight slots per address.** Every address lives in one of two
+//!   buckets that its hash picks (cuckoo hashing). A lookup reads at most those two
+//!   buckets; an insert takes a free slot in either, and only when both are full moves an
+//!   entry to its other bucket to make room (rare below 90% full); a removal clears one
+//!   tag. No probe runs, no shifting, no tombstones: each operation is a few word
+//!   operations with few branches, whatever the fill.
+//! - **Full and small.** The table grows by a quarter once it is 7/8 full, so it is
+//!   70-87.5% full: 5.7-7.1 bytes per allocation. It keeps its size when entries leave,
+//!   for the next peak, and churn never makes it grow.
 //! - A cheap multiplicative hash, because the keys are addresses that the allocator chose,
-//!   not input an attacker picks; it is mapped to a slot by a multiply-shift, so any table
-//!   length works.
-//!
-//! The table never grows under churn: it keeps its size when entries leave, for the next
-//! peak.
+//!   not input an attacker picks; it is mapped to a bucket by a multiply-shift, so any
+//!   number of buckets works.
 
-/// One slot: the block's slot number (little-endian, bytes 0-3) and its distance from its
-/// home slot plus one (byte 4; 0 marks an empty slot). Five bytes, not eight: a struct of a
-/// `u32` and a `u8` would be padded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Slot([u8; 5]);
+/// Slots per bucket: one word of tags.
+const WAYS: usize = 8;
 
-impl Slot {
-    const EMPTY: Slot = Slot([0; 5]);
+/// Eight slots: one tag byte each (0 marks an empty slot), and the block slots.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    tags: [u8; WAYS],
+    ids: [u32; WAYS],
+}
 
-    fn new(id: u32, distance: u8) -> Slot {
-        let [a, b, c, d] = id.to_le_bytes();
-        Slot([a, b, c, d, distance + 1])
-    }
+/// One byte repeated in every byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; WAYS])
+}
 
-    fn id(self) -> u32 {
-        u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]])
-    }
-
-    fn is_empty(self) -> bool {
-        self.0[4] == 0
-    }
-
-    /// The distance from the home slot (for a full slot).
-    fn distance(self) -> u8 {
-        self.0[4].wrapping_sub(1)
-    }
-
-    /// The same entry, `by` slots further from home.
-    fn moved(self, by: i8) -> Slot {
-        let mut slot = self;
-        slot.0[4] = slot.0[4].wrapping_add_signed(by);
-        slot
+impl Bucket {
+    /// Bit `8i + 7` set exactly where slot `i`'s tag equals `tag` (0: the empty slots).
+    #[inline]
+    fn matching(&self, tag: u8) -> u64 {
+        let x = u64::from_le_bytes(self.tags) ^ splat(tag);
+        // A byte of `x` is zero exactly where the tags match; this sets the high bit of
+        // exactly the zero bytes (no borrow between bytes, unlike `(x - 1) & !x`).
+        !(((x & splat(0x7f)) + splat(0x7f)) | x | splat(0x7f))
     }
 }
 
-/// The greatest distance from home an entry may have; an insert that would go past it
-/// grows the table first. Robin Hood keeps distances short (a few slots at 80% full), so
-/// this only guards against a pathological run.
-const MAX_DISTANCE: u8 = 200;
+/// The slot of the lowest match in a [`Bucket::matching`] mask.
+#[inline]
+fn first_slot(mask: u64) -> usize {
+    mask.trailing_zeros() as usize / 8
+}
 
-/// An odd 64-bit constant with its bits spread evenly (the fractional part of the golden
-/// ratio).
-const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Two odd 64-bit constants with their bits spread evenly (from the golden ratio and the
+/// square root of 3), one per bucket choice.
+const MULTIPLIERS: [u64; 2] = [0x9E37_79B9_7F4A_7C15, 0xBB67_AE85_84CA_A73B];
 
-/// The fewest slots of a non-empty table.
-const MIN_SLOTS: usize = 8;
+/// How many entries an insert may move before it gives up and grows the table.
+const MAX_MOVES: usize = 64;
 
 /// Live allocations: start address -> block slot.
 ///
-/// Invariants (checked by [`LiveTable::check`]): `len` slots are full, at most 80% of
-/// them; every entry sits `distance` slots after its home; along the table no entry is
-/// followed by one more than one slot further from home (Robin Hood order, no gap in a
-/// run); every address appears once.
+/// Invariants (checked by [`LiveTable::check`]): `len` slots are full, at most 7/8 of
+/// them; every entry sits in one of its address's two buckets, under its address's tag;
+/// every address appears once.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LiveTable {
-    slots: Vec<Slot>,
+    buckets: Vec<Bucket>,
     len: usize,
+    /// Which slot of a full bucket an insert moves out next: it turns, so that a chain of
+    /// moves does not bounce between the same two entries.
+    victim: usize,
 }
 
-/// Where a key was found: its slot in the table and the block slot it maps to.
+/// Where a key was found: its bucket and slot in the table, and the block slot it maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found {
-    position: usize,
+    bucket: usize,
+    slot: usize,
     /// The allocated block's slot in the block table.
     pub(crate) id: u32,
 }
 
-impl LiveTable {
-    /// The slot where the probe for `start` begins: a 64x64 -> 128-bit multiply, folded
-    /// (high half xor low half) so that every bit of the address counts, then scaled to
-    /// the table's length.
-    #[inline]
-    fn home(&self, start: usize) -> usize {
-        let product = u128::from(start as u64) * u128::from(MULTIPLIER);
-        let hash = (product as u64) ^ ((product >> 64) as u64);
-        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
-    }
+/// Where an address may live: its two buckets and its tag.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    buckets: [usize; 2],
+    tag: u8,
+}
 
+impl LiveTable {
+    /// The two buckets and the tag of `start`: per bucket choice, a 64x64 -> 128-bit
+    /// multiply folded (high half xor low half) so that every bit of the address counts,
+    /// then scaled to the number of buckets; the tag is the top byte of the first hash
+    /// (never 0).
     #[inline]
-    fn next(&self, i: usize) -> usize {
-        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+    fn place_of(&self, start: usize) -> Place {
+        let hash = |k: u64| {
+            let product = u128::from(start as u64) * u128::from(k);
+            (product as u64) ^ ((product >> 64) as u64)
+        };
+        let (first, second) = (hash(MULTIPLIERS[0]), hash(MULTIPLIERS[1]));
+        let n = self.buckets.len() as u128;
+        let scale = |h: u64| ((u128::from(h) * n) >> 64) as usize;
+        Place { buckets: [scale(first), scale(second)], tag: ((first >> 56) as u8).max(1) }
     }
 
     /// The number of live allocations.
@@ -117,98 +120,90 @@ impl LiveTable {
         if self.len == 0 {
             return None;
         }
-        let mut i = self.home(start);
-        let mut distance = 0u8;
-        loop {
-            let slot = self.slots[i];
-            // An empty slot, or an entry closer to its home than this probe is to its own:
-            // Robin Hood order puts `start` before either, so it is not here.
-            if slot.is_empty() || slot.distance() < distance {
-                return None;
+        let place = self.place_of(start);
+        for bucket in place.buckets {
+            let b = &self.buckets[bucket];
+            let mut mask = b.matching(place.tag);
+            while mask != 0 {
+                let slot = first_slot(mask);
+                if start_of(b.ids[slot]) == start {
+                    return Some(Found { bucket, slot, id: b.ids[slot] });
+                }
+                mask &= mask - 1;
             }
-            if slot.distance() == distance && start_of(slot.id()) == start {
-                return Some(Found { position: i, id: slot.id() });
-            }
-            i = self.next(i);
-            distance += 1;
         }
+        None
     }
 
     /// Records that the allocation at `start` (not live yet) is block slot `id`.
-    /// `start_of` gives a block slot's address, for when the table grows.
+    /// `start_of` gives a block slot's address, for entries that move and when the table
+    /// grows.
     #[inline]
     pub(crate) fn insert(&mut self, start: usize, id: u32, start_of: impl Fn(u32) -> usize) {
-        if (self.len + 1) * 5 > self.slots.len() * 4 {
-            self.grow(&start_of);
+        if (self.len + 1) * 8 > self.buckets.len() * WAYS * 7 {
+            self.grow(&start_of, None);
         }
-        while let Err(()) = self.place(start, id) {
-            self.grow(&start_of);
+        if let Err(homeless) = self.put(start, id, &start_of) {
+            self.grow(&start_of, Some(homeless));
         }
         self.len += 1;
     }
 
-    /// Puts `id` into the run from `start`'s home, displacing entries that are closer to
-    /// their homes (Robin Hood). Changes nothing and fails when an entry would end up
-    /// more than [`MAX_DISTANCE`] from home.
-    fn place(&mut self, start: usize, id: u32) -> Result<(), ()> {
-        // The new entry goes before the first entry that is closer to its home than the
-        // new one would be at that slot (or into the first empty slot).
-        let (mut i, mut distance) = (self.home(start), 0u8);
-        while !self.slots[i].is_empty() && self.slots[i].distance() >= distance {
-            if distance == MAX_DISTANCE {
-                return Err(());
+    /// Puts `id` (at `start`) into a free slot of one of its buckets, moving entries to
+    /// their other bucket to make room when both are full. After [`MAX_MOVES`] moves it
+    /// gives up and returns the entry it is left holding (not always `id`); every other
+    /// entry is in the table.
+    fn put(&mut self, start: usize, id: u32, start_of: &impl Fn(u32) -> usize) -> Result<(), u32> {
+        let mut id = id;
+        let mut place = self.place_of(start);
+        for _ in 0..MAX_MOVES {
+            for bucket in place.buckets {
+                let b = &mut self.buckets[bucket];
+                let empty = b.matching(0);
+                if empty != 0 {
+                    let slot = first_slot(empty);
+                    (b.tags[slot], b.ids[slot]) = (place.tag, id);
+                    return Ok(());
+                }
             }
-            i = self.next(i);
-            distance += 1;
-        }
-        // Every later entry of the run moves one slot further from home.
-        let mut j = i;
-        while !self.slots[j].is_empty() {
-            if self.slots[j].distance() >= MAX_DISTANCE {
-                return Err(());
+            // Both full: take the place of an entry of the first bucket, which goes on to
+            // its other bucket.
+            let bucket = place.buckets[0];
+            let slot = self.victim % WAYS;
+            self.victim = self.victim.wrapping_add(1);
+            let b = &mut self.buckets[bucket];
+            let moved = std::mem::replace(&mut b.ids[slot], id);
+            b.tags[slot] = place.tag;
+            id = moved;
+            place = self.place_of(start_of(moved));
+            // It leaves `bucket`: its other bucket is where it must go (when both its
+            // choices are this bucket, it tries the full bucket again and moves another).
+            if place.buckets[0] == bucket {
+                place.buckets.swap(0, 1);
             }
-            j = self.next(j);
         }
-        let mut carried = Slot::new(id, distance);
-        loop {
-            let displaced = std::mem::replace(&mut self.slots[i], carried);
-            if displaced.is_empty() {
-                return Ok(());
-            }
-            carried = displaced.moved(1);
-            i = self.next(i);
-        }
+        Err(id)
     }
 
-    /// Removes the entry that [`LiveTable::find`] returned, shifting the rest of its run
-    /// back by one slot.
+    /// Removes the entry that [`LiveTable::find`] returned.
     #[inline]
     pub(crate) fn remove(&mut self, found: Found) {
-        let mut i = found.position;
-        loop {
-            let j = self.next(i);
-            let slot = self.slots[j];
-            if slot.is_empty() || slot.distance() == 0 {
-                break;
-            }
-            self.slots[i] = slot.moved(-1);
-            i = j;
-        }
-        self.slots[i] = Slot::EMPTY;
+        self.buckets[found.bucket].tags[found.slot] = 0;
         self.len -= 1;
     }
 
-    /// Rebuilds the table a quarter larger (at least [`MIN_SLOTS`]), and larger again in
-    /// the unlikely case that some run would still be too long.
+    /// Rebuilds the table a quarter larger (at least two buckets), with `extra` (an entry
+    /// that found no place) added; larger again in the unlikely case that some entry still
+    /// finds no place.
     #[cold]
-    fn grow(&mut self, start_of: &impl Fn(u32) -> usize) {
-        let ids: Vec<u32> = self.ids().collect();
-        let mut slots = self.slots.len();
+    fn grow(&mut self, start_of: &impl Fn(u32) -> usize, extra: Option<u32>) {
+        let ids: Vec<u32> = self.ids().chain(extra).collect();
+        let mut buckets = self.buckets.len();
         'rebuild: loop {
-            slots = (slots + slots / 4).max(MIN_SLOTS);
-            self.slots = vec![Slot::EMPTY; slots];
+            buckets = (buckets + buckets / 4).max(buckets + 1);
+            self.buckets = vec![Bucket::default(); buckets];
             for &id in &ids {
-                if self.place(start_of(id), id).is_err() {
+                if self.put(start_of(id), id, start_of).is_err() {
                     continue 'rebuild;
                 }
             }
@@ -218,47 +213,44 @@ impl LiveTable {
 
     /// Forgets every allocation (the table keeps its size).
     pub(crate) fn clear(&mut self) {
-        self.slots.fill(Slot::EMPTY);
+        self.buckets.fill(Bucket::default());
         self.len = 0;
     }
 
     /// Every entry's block slot, in table order.
     pub(crate) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slots.iter().filter(|s| !s.is_empty()).map(|s| s.id())
+        self.buckets.iter().flat_map(|b| b.tags.iter().zip(&b.ids).filter(|(tag, _)| **tag != 0).map(|(_, &id)| id))
     }
 
     /// Checks the table's invariants (see [`LiveTable`]); `start_of` gives a block slot's
     /// address.
     pub(crate) fn check(&self, start_of: impl Fn(u32) -> usize) -> Result<(), String> {
-        let used = self.slots.iter().filter(|s| !s.is_empty()).count();
+        let used = self.ids().count();
         if used != self.len {
             return Err(format!("live table counts {} entries but holds {used}", self.len));
         }
-        if self.len * 5 > self.slots.len() * 4 {
-            return Err(format!("live table over 80% full: {} of {}", self.len, self.slots.len()));
+        if self.len * 8 > self.buckets.len() * WAYS * 7 {
+            return Err(format!("live table over 7/8 full: {} of {}", self.len, self.buckets.len() * WAYS));
         }
-        let n = self.slots.len();
-        for (j, slot) in self.slots.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
-            let start = start_of(slot.id());
-            let home = self.home(start);
-            if (home + usize::from(slot.distance())) % n != j {
-                return Err(format!("live allocation at {start} is not where its distance from home says"));
-            }
-            let next = self.slots[(j + 1) % n];
-            if !next.is_empty() && next.distance() > slot.distance() + 1 {
-                return Err(format!("the run after the live allocation at {start} is out of Robin Hood order"));
-            }
-            if self.find(start, &start_of).map(|f| f.position) != Some(j) {
-                return Err(format!("live allocation at {start} cannot be found, or is there twice"));
+        for (bucket, b) in self.buckets.iter().enumerate() {
+            for slot in (0..WAYS).filter(|&slot| b.tags[slot] != 0) {
+                let start = start_of(b.ids[slot]);
+                let place = self.place_of(start);
+                if !place.buckets.contains(&bucket) || place.tag != b.tags[slot] {
+                    return Err(format!("live allocation at {start} is in a bucket or under a tag not its own"));
+                }
+                if self.find(start, &start_of) != Some(Found { bucket, slot, id: b.ids[slot] }) {
+                    return Err(format!("live allocation at {start} is in the table twice"));
+                }
             }
         }
         Ok(())
     }
 
-    /// Host bytes held by the table's slots.
+    /// Host bytes held by the table's buckets.
     #[cfg(test)]
     fn slot_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
+        self.buckets.capacity() * std::mem::size_of::<Bucket>()
     }
 }
 
@@ -370,34 +362,37 @@ mod tests {
         }
         table.check().unwrap();
 
-        let mut miscounted = LiveTable { slots: table.live.slots.clone(), len: table.live.len + 1 };
-        std::mem::swap(&mut miscounted, &mut table.live);
+        table.live.len += 1;
         assert!(table.check().unwrap_err().contains("counts"));
-        std::mem::swap(&mut miscounted, &mut table.live);
+        table.live.len -= 1;
 
-        let mut overfull = table.live.clone();
-        let filler = Slot::new(0, 0);
-        overfull.slots.iter_mut().filter(|s| s.is_empty()).for_each(|s| *s = filler);
-        overfull.len = overfull.slots.len();
-        std::mem::swap(&mut overfull, &mut table.live);
+        let saved = table.live.clone();
+        for b in &mut table.live.buckets {
+            b.tags = [1; WAYS];
+        }
+        table.live.len = table.live.buckets.len() * WAYS;
         assert!(table.check().unwrap_err().contains("full"));
-        std::mem::swap(&mut overfull, &mut table.live);
+        table.live = saved;
 
-        // An entry one slot further from home than its distance says.
-        let n = table.live.slots.len();
-        let j = (0..n)
-            .find(|&j| !table.live.slots[j].is_empty() && table.live.slots[(j + 1) % n].is_empty())
-            .expect("some entry ends a run");
-        table.live.slots[(j + 1) % n] = table.live.slots[j];
-        table.live.slots[j] = Slot::EMPTY;
+        // An entry under another tag.
+        let bucket = table.live.buckets.iter().position(|b| b.tags[0] != 0).expect("some bucket has an entry in slot 0");
+        table.live.buckets[bucket].tags[0] ^= 0x80;
         assert!(table.check().is_err());
     }
 
-    /// The mean distance of an entry from its home slot: about 1 for a hash that spreads
-    /// keys evenly at this table's fill, far more when keys pile up on a few homes.
-    fn mean_distance(live: &LiveTable) -> f64 {
-        let total: usize = live.slots.iter().filter(|s| !s.is_empty()).map(|s| usize::from(s.distance())).sum();
-        total as f64 / live.len() as f64
+    /// The share of entries that live in the second of their two buckets: well below a
+    /// half when the hash spreads addresses evenly, far more when they pile up on a few
+    /// buckets.
+    fn second_choice_share(table: &Fixture) -> f64 {
+        let second = table
+            .starts
+            .iter()
+            .filter(|&&start| {
+                let found = table.find(start).expect("every address is live");
+                found.bucket != table.live.place_of(start).buckets[0]
+            })
+            .count();
+        second as f64 / table.starts.len() as f64
     }
 
     #[test]
@@ -412,8 +407,8 @@ mod tests {
             for &start in &keys {
                 table.insert(start);
             }
-            let mean = mean_distance(&table.live);
-            assert!(mean < 4.0, "mean distance {mean:.1} slots");
+            let share = second_choice_share(&table);
+            assert!(share < 0.3, "{:.0}% of the entries in their second bucket", share * 100.0);
         }
     }
 
@@ -424,7 +419,7 @@ mod tests {
         for i in 0..n {
             table.insert(i * 64);
             assert!(
-                table.live.slot_bytes() <= 8 * table.live.len().max(MIN_SLOTS),
+                table.live.slot_bytes() <= 8 * table.live.len() + std::mem::size_of::<Bucket>(),
                 "{} bytes for {}",
                 table.live.slot_bytes(),
                 table.live.len()

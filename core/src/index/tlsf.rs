@@ -70,16 +70,15 @@ const PREV: usize = 0;
 const NEXT: usize = 1;
 
 /// The class of a free block of `size` units (`size > 0`): `fl` from the position of the
-/// highest set bit, `sl` from the [`SLI_LOG2`] bits below it.
+/// highest set bit, `sl` from the [`SLI_LOG2`] bits below it. Without a branch: below
+/// [`SL_COUNT`] the shift is 0 and the class is the size itself, and above, `shift * 32 +
+/// (size >> shift)` is `fl * SL_COUNT + sl` with `fl = shift + 1` and `sl = (size >> shift)
+/// - SL_COUNT`.
+#[inline]
 fn class_of(size: usize) -> usize {
     debug_assert!(size > 0);
-    if size < SL_COUNT {
-        return size;
-    }
-    let shift = size.ilog2() - SLI_LOG2;
-    let fl = shift as usize + 1;
-    let sl = (size >> shift) - SL_COUNT;
-    fl * SL_COUNT + sl
+    let shift = (size | SL_COUNT).ilog2() - SLI_LOG2;
+    (shift as usize) * SL_COUNT + (size >> shift)
 }
 
 /// The smallest size in `class` (`class < CLASS_COUNT`); the class holds the sizes from
