@@ -3,10 +3,9 @@
 
 use std::fmt;
 
-use crate::blocks::BlockTable;
 use crate::error::Error;
-use crate::index::{Placement, align_up};
-use crate::live::{Found, LiveTable};
+use crate::heap::Heap;
+use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, TlsfIndex};
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -187,21 +186,29 @@ pub struct Stats {
 /// for when it scans one size class); with buddy, O(log capacity).
 #[derive(Clone)]
 pub struct MemoryAllocator {
-    capacity: usize,
-    policy: Policy,
-    min_alignment: usize,
-    /// Every block of `[0, usable)`, free or allocated, linked in address order. An
-    /// allocated block records the size as requested; its footprint is derived from it
-    /// (see [`MemoryAllocator::footprint`]), so it is not stored.
-    blocks: BlockTable,
-    /// The policy's index of the free blocks.
-    placement: Placement,
-    /// Live allocations: start -> allocated block.
-    live: LiveTable,
-    /// The sum of the live sizes.
-    allocated: usize,
-    /// The sum over live allocations of footprint - size, plus the tail past `usable`.
-    padding: usize,
+    heap: AnyHeap,
+}
+
+/// The heap of each policy: the policy is chosen at run time, once per call.
+#[derive(Clone, Debug)]
+enum AnyHeap {
+    FirstFit(Heap<FirstFitIndex>),
+    BestFit(Heap<BestFitIndex>),
+    Tlsf(Heap<TlsfIndex>),
+    Buddy(Heap<BuddyIndex>),
+}
+
+/// Runs `$body` with `$heap` bound to the allocator's heap, whichever policy it has:
+/// `on_heap!(&self.heap, heap => heap.stats())`.
+macro_rules! on_heap {
+    ($any:expr, $heap:ident => $body:expr) => {
+        match $any {
+            AnyHeap::FirstFit($heap) => $body,
+            AnyHeap::BestFit($heap) => $body,
+            AnyHeap::Tlsf($heap) => $body,
+            AnyHeap::Buddy($heap) => $body,
+        }
+    };
 }
 
 impl MemoryAllocator {
@@ -225,53 +232,34 @@ impl MemoryAllocator {
         if !options.min_alignment.is_power_of_two() {
             return Err(Error::InvalidAlignment);
         }
-        let usable = options.capacity & !(options.min_alignment - 1);
-        let mut blocks = BlockTable::new();
-        let placement = Placement::new(options.policy, usable, &mut blocks);
-        Ok(MemoryAllocator {
-            capacity: options.capacity,
-            policy: options.policy,
-            min_alignment: options.min_alignment,
-            blocks,
-            placement,
-            live: LiveTable::default(),
-            allocated: 0,
-            padding: options.capacity - usable,
-        })
-    }
-
-    /// The part of the range that blocks tile: free extents stay on multiples of the
-    /// alignment, so the tail that cannot hold an aligned footprint is never handed out
-    /// and is left out.
-    fn usable(&self) -> usize {
-        self.capacity & !(self.min_alignment - 1)
-    }
-
-    /// The address of allocated block `id`, for the live table.
-    fn start_of(blocks: &BlockTable) -> impl Fn(u32) -> usize + '_ {
-        |id| blocks.used(id).start
+        let (capacity, alignment) = (options.capacity, options.min_alignment);
+        let heap = match options.policy {
+            Policy::FirstFit => AnyHeap::FirstFit(Heap::new(capacity, alignment)),
+            Policy::BestFit => AnyHeap::BestFit(Heap::new(capacity, alignment)),
+            Policy::Tlsf => AnyHeap::Tlsf(Heap::new(capacity, alignment)),
+            Policy::Buddy => AnyHeap::Buddy(Heap::new(capacity, alignment)),
+        };
+        Ok(MemoryAllocator { heap })
     }
 
     /// The capacity given at creation.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        on_heap!(&self.heap, heap => heap.capacity())
     }
 
     /// The placement policy.
     pub fn policy(&self) -> Policy {
-        self.policy
+        match self.heap {
+            AnyHeap::FirstFit(_) => Policy::FirstFit,
+            AnyHeap::BestFit(_) => Policy::BestFit,
+            AnyHeap::Tlsf(_) => Policy::Tlsf,
+            AnyHeap::Buddy(_) => Policy::Buddy,
+        }
     }
 
     /// The minimum alignment of every address.
     pub fn min_alignment(&self) -> usize {
-        self.min_alignment
-    }
-
-    /// The units an allocation of `size` occupies: `size` rounded up to the minimum
-    /// alignment, then by the policy. `None` when that overflows.
-    #[inline]
-    fn footprint(&self, size: usize) -> Option<usize> {
-        self.placement.footprint(align_up(size, self.min_alignment)?)
+        on_heap!(&self.heap, heap => heap.min_alignment())
     }
 
     /// Allocates `size` units and returns the address; first fit takes the low end of
@@ -280,8 +268,9 @@ impl MemoryAllocator {
     /// # Errors
     /// [`Error::InvalidSize`] when `size` is 0; [`Error::OutOfMemory`] when no free block
     /// can hold it.
+    #[inline]
     pub fn allocate(&mut self, size: usize) -> Result<usize, Error> {
-        self.place(size, 1)
+        on_heap!(&mut self.heap, heap => heap.allocate(size, 1))
     }
 
     /// Allocates `size` units at a multiple of `alignment` (at least the minimum
@@ -294,55 +283,7 @@ impl MemoryAllocator {
         if !alignment.is_power_of_two() {
             return Err(Error::InvalidAlignment);
         }
-        self.place(size, alignment)
-    }
-
-    fn place(&mut self, size: usize, alignment: usize) -> Result<usize, Error> {
-        if size == 0 {
-            return Err(Error::InvalidSize);
-        }
-        let footprint = self.footprint(size).ok_or(Error::OutOfMemory)?;
-        // Every free extent starts and ends on a multiple of the minimum alignment, so a
-        // request for no more than that needs no aligned search.
-        let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
-        let id = self.placement.take(&mut self.blocks, size, footprint, alignment).ok_or(Error::OutOfMemory)?;
-        let start = self.blocks.used(id).start;
-        self.live.insert(start, id, Self::start_of(&self.blocks));
-        self.allocated += size;
-        self.padding += footprint - size;
-        Ok(start)
-    }
-
-    /// Checks a `(addr, size)` pair against the capacity, the first checks of `free`.
-    fn check_range(&self, addr: usize, size: usize) -> Result<(), Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        if size == 0 {
-            return Err(Error::InvalidSize);
-        }
-        if addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            return Err(Error::InvalidSize);
-        }
-        Ok(())
-    }
-
-    /// Checks a `(addr, size)` pair the way `free` does, without changing anything, and
-    /// returns where the allocation is in the live table.
-    #[inline]
-    fn check_live(&self, addr: usize, size: usize) -> Result<Found, Error> {
-        self.check_range(addr, size)?;
-        let found = self.find(addr).ok_or(Error::NotAllocated)?;
-        if self.blocks.used(found.id).size != size {
-            return Err(Error::SizeMismatch);
-        }
-        Ok(found)
-    }
-
-    /// The live allocation that starts at `addr`, if there is one.
-    #[inline]
-    fn find(&self, addr: usize) -> Option<Found> {
-        self.live.find(addr, Self::start_of(&self.blocks))
+        on_heap!(&mut self.heap, heap => heap.allocate(size, alignment))
     }
 
     /// Frees the allocation of `size` units at `addr` and merges it with its free
@@ -352,10 +293,9 @@ impl MemoryAllocator {
     /// In this order: [`Error::InvalidAddress`] (`addr >= capacity`), [`Error::InvalidSize`]
     /// (`size` is 0, or `addr + size` passes the capacity), [`Error::NotAllocated`] (no live
     /// allocation starts at `addr`), [`Error::SizeMismatch`] (it has another size).
+    #[inline]
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        let found = self.check_live(addr, size)?;
-        self.release(found);
-        Ok(())
+        on_heap!(&mut self.heap, heap => heap.free(addr, size))
     }
 
     /// Frees the live allocation at `addr` without repeating its size.
@@ -363,24 +303,7 @@ impl MemoryAllocator {
     /// # Errors
     /// [`Error::InvalidAddress`] or [`Error::NotAllocated`], as [`MemoryAllocator::size_of`].
     pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        let found = self.find(addr).ok_or(Error::NotAllocated)?;
-        self.release(found);
-        Ok(())
-    }
-
-    /// Frees the live allocation the live table `found`: out of the table, its
-    /// footprint back to free space, the counters updated.
-    #[inline]
-    fn release(&mut self, found: Found) {
-        let size = self.blocks.used(found.id).size;
-        let footprint = self.footprint(size).expect("a live allocation's footprint fits");
-        self.live.remove(found);
-        self.allocated -= size;
-        self.padding -= footprint - size;
-        self.placement.give(&mut self.blocks, found.id, footprint);
+        on_heap!(&mut self.heap, heap => heap.free_at(addr))
     }
 
     /// The size of the live allocation at `addr`, as requested.
@@ -389,10 +312,7 @@ impl MemoryAllocator {
     /// [`Error::InvalidAddress`] when `addr >= capacity`; [`Error::NotAllocated`] when no
     /// live allocation starts there.
     pub fn size_of(&self, addr: usize) -> Result<usize, Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        self.find(addr).map(|found| self.blocks.used(found.id).size).ok_or(Error::NotAllocated)
+        on_heap!(&self.heap, heap => heap.size_of(addr))
     }
 
     /// Resizes the allocation `(addr, old_size)` to `new_size` and returns its address.
@@ -407,159 +327,48 @@ impl MemoryAllocator {
     /// `new_size` is 0; [`Error::OutOfMemory`] when there is no room (the old allocation
     /// stays as it was).
     pub fn reallocate(&mut self, addr: usize, old_size: usize, new_size: usize) -> Result<usize, Error> {
-        let found = self.check_live(addr, old_size)?;
-        if new_size == 0 {
-            return Err(Error::InvalidSize);
-        }
-        let old_footprint = self.footprint(old_size).expect("a live allocation's footprint fits");
-        let new_footprint = self.footprint(new_size).ok_or(Error::OutOfMemory)?;
-        let in_place = match new_footprint.checked_sub(old_footprint) {
-            Some(0) => true,
-            Some(_) => self.placement.grow(&mut self.blocks, found.id, old_footprint, new_footprint),
-            None => {
-                self.placement.shrink(&mut self.blocks, found.id, old_footprint, new_footprint);
-                true
-            }
-        };
-        if in_place {
-            self.blocks.set_used_size(found.id, new_size);
-            self.allocated = self.allocated - old_size + new_size;
-            self.padding = self.padding - (old_footprint - old_size) + (new_footprint - new_size);
-            return Ok(addr);
-        }
-        let new_addr = self.place(new_size, 1)?;
-        // Placing the new block may have moved entries of the live table: look again.
-        let found = self.find(addr).expect("the old allocation is still live");
-        self.release(found);
-        Ok(new_addr)
+        on_heap!(&mut self.heap, heap => heap.reallocate(addr, old_size, new_size))
     }
 
     /// Frees every allocation at once: the map is as after creation.
     pub fn reset(&mut self) {
-        let usable = self.usable();
-        self.placement = Placement::new(self.policy, usable, &mut self.blocks);
-        self.live.clear();
-        self.allocated = 0;
-        self.padding = self.capacity - usable;
+        on_heap!(&mut self.heap, heap => heap.reset());
     }
 
     /// Units in free blocks.
     pub fn free_memory(&self) -> usize {
-        self.blocks.free_units()
+        self.stats().free
     }
 
     /// The size of the largest free block (0 when none): the largest request that
     /// `allocate` would grant now.
     pub fn largest_free_block(&self) -> usize {
-        self.placement.largest(&self.blocks)
+        on_heap!(&self.heap, heap => heap.largest_free_block())
     }
 
     /// The counters, in O(1) (TLSF's largest free block may take a scan of one size
     /// class, see [`Policy::Tlsf`]).
     pub fn stats(&self) -> Stats {
-        Stats {
-            capacity: self.capacity,
-            allocated: self.allocated,
-            free: self.blocks.free_units(),
-            largest_free: self.largest_free_block(),
-            free_blocks: self.blocks.free_blocks(),
-            allocations: self.live.len(),
-            padding: self.padding,
-        }
+        on_heap!(&self.heap, heap => heap.stats())
     }
 
     /// The memory map: extents in ascending address order that tile `[0, capacity)`
     /// exactly. An allocation is followed by its padding, if it has any. A walk along
     /// the block table's links: O(n), no sort.
     pub fn blocks(&self) -> Vec<Block> {
-        let mut map = Vec::with_capacity(2 * self.live.len() + self.blocks.free_blocks() + 1);
-        for (block, start) in self.blocks.walk() {
-            if let Some(id) = block.as_free() {
-                map.push(Block { start, size: self.blocks.free(id).size, kind: BlockKind::Free });
-            } else if let Some(id) = block.as_used() {
-                let size = self.blocks.used(id).size;
-                map.push(Block { start, size, kind: BlockKind::Allocated });
-                let footprint = self.footprint(size).expect("a live allocation's footprint fits");
-                if footprint > size {
-                    map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding });
-                }
-            }
-        }
-        let end = map.last().map_or(0, |b| b.start + b.size);
-        if end < self.capacity {
-            // The tail below min_alignment that no aligned footprint can use.
-            map.push(Block { start: end, size: self.capacity - end, kind: BlockKind::Padding });
-        }
-        map
+        on_heap!(&self.heap, heap => heap.blocks())
     }
 
-    /// Verifies every invariant: the index's own (order, balance, augmented fields),
-    /// then that free blocks and allocations tile `[0, capacity)` exactly with no two
-    /// free blocks adjacent (except under buddy, which merges only buddies), and that
-    /// every counter matches the map. Tests and fuzzers call it after every step.
+    /// Verifies every invariant: the block table's links and counters, the index's own
+    /// (order, balance, augmented fields, lists) and its agreement with the table, the
+    /// live table's, then that the map tiles `[0, capacity)` exactly with no two free
+    /// blocks adjacent (except under buddy, which merges only buddies), and that every
+    /// counter matches the map. Tests and fuzzers call it after every step.
     ///
     /// # Errors
     /// A description of the first violation found.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.blocks.check(self.usable(), |size| self.footprint(size))?;
-        self.placement.check(&self.blocks)?;
-        self.live.check(Self::start_of(&self.blocks))?;
-        if self.live.len() != self.blocks.used_blocks() {
-            return Err(format!(
-                "{} live allocations, {} allocated blocks",
-                self.live.len(),
-                self.blocks.used_blocks()
-            ));
-        }
-        // Every allocated block is reachable from its address (so the live table maps each
-        // to its own block, and holds no other).
-        for (block, start) in self.blocks.walk() {
-            if let Some(id) = block.as_used()
-                && self.find(start).map(|f| f.id) != Some(id)
-            {
-                return Err(format!("the allocation at {start} is not in the live table"));
-            }
-        }
-        let (mut at, mut allocated, mut padding, mut free) = (0usize, 0usize, 0usize, 0usize);
-        let mut previous: Option<BlockKind> = None;
-        for block in self.blocks() {
-            if block.start != at {
-                return Err(format!("map has a gap or overlap at {at}: next extent starts at {}", block.start));
-            }
-            if block.size == 0 {
-                return Err(format!("empty extent at {at}"));
-            }
-            match block.kind {
-                BlockKind::Allocated => allocated += block.size,
-                BlockKind::Padding => padding += block.size,
-                BlockKind::Free => {
-                    if previous == Some(BlockKind::Free) && self.placement.merges_adjacent() {
-                        return Err(format!("adjacent free blocks at {at}"));
-                    }
-                    if block.start % self.min_alignment != 0 || block.size % self.min_alignment != 0 {
-                        return Err(format!("free block at {at} is not on the minimum alignment"));
-                    }
-                    free += block.size;
-                }
-            }
-            previous = Some(block.kind);
-            at = block.start.checked_add(block.size).ok_or("map passes usize::MAX")?;
-        }
-        if at != self.capacity {
-            return Err(format!("map ends at {at}, capacity is {}", self.capacity));
-        }
-        let stats = self.stats();
-        if (allocated, padding, free) != (stats.allocated, stats.padding, stats.free) {
-            return Err(format!(
-                "counters (allocated {}, padding {}, free {}) disagree with the map ({allocated}, {padding}, {free})",
-                stats.allocated, stats.padding, stats.free
-            ));
-        }
-        let largest = self.blocks().iter().filter(|b| b.kind == BlockKind::Free).map(|b| b.size).max().unwrap_or(0);
-        if largest != stats.largest_free {
-            return Err(format!("largest free block is {largest}, index says {}", stats.largest_free));
-        }
-        Ok(())
+        on_heap!(&self.heap, heap => heap.check_invariants())
     }
 }
 
@@ -579,7 +388,7 @@ impl fmt::Display for MemoryAllocator {
 impl fmt::Debug for MemoryAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryAllocator")
-            .field("policy", &self.policy)
+            .field("policy", &self.policy())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

@@ -10,8 +10,10 @@
 //! and allocations are what the metadata is mostly made of:
 //! - a [`UsedBlock`] (24 bytes) holds the allocation's start, its size as requested and its
 //!   two links; its footprint (the size rounded by the policy) is derived, not stored;
-//! - a [`FreeBlock`] (32 bytes) holds the block's start and size, its two links and two
-//!   words that belong to the free-space index (TLSF's and buddy's free-list links).
+//! - a [`FreeBlock`] (24 bytes, plus what the index keeps there) holds the block's start
+//!   and size, its two links and the free-space index's own words `W`: TLSF's and buddy's
+//!   free-list links (8 bytes); nothing for the trees of first fit and best fit, which
+//!   keep what they need in their nodes.
 //!
 //! A link is a [`BlockRef`]: a slot number and which slab it is in (`slab.rs`: `u32`
 //! slots, vacant ones reused first, growth by a sixteenth at a time).
@@ -94,16 +96,22 @@ pub(crate) struct UsedBlock {
     pub(crate) next: BlockRef,
 }
 
-/// A free block: `[start, start + size)`.
+/// What a free-space index keeps in each free block: any small `Copy` value (`()` for
+/// none). The table never reads it.
+pub(crate) trait Words: Copy + Default + std::fmt::Debug {}
+
+impl<T: Copy + Default + std::fmt::Debug> Words for T {}
+
+/// A free block: `[start, start + size)`, with the index's words `W`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FreeBlock {
+pub(crate) struct FreeBlock<W> {
     pub(crate) start: usize,
     pub(crate) size: usize,
     pub(crate) prev: BlockRef,
     pub(crate) next: BlockRef,
-    /// Two words the free-space index may use as it likes (TLSF and buddy: the previous
-    /// and the next block of the same free list). The table never reads them.
-    pub(crate) links: [u32; 2],
+    /// The free-space index's own words (TLSF and buddy: the previous and the next block
+    /// of the same free list).
+    pub(crate) words: W,
 }
 
 impl Vacant for UsedBlock {
@@ -116,9 +124,9 @@ impl Vacant for UsedBlock {
     }
 }
 
-impl Vacant for FreeBlock {
+impl<W: Words> Vacant for FreeBlock<W> {
     fn vacant(next_vacant: u32) -> Self {
-        FreeBlock { start: 0, size: 0, prev: BlockRef::NIL, next: BlockRef(next_vacant), links: [u32::MAX; 2] }
+        FreeBlock { start: 0, size: 0, prev: BlockRef::NIL, next: BlockRef(next_vacant), words: W::default() }
     }
 
     fn next_vacant(&self) -> u32 {
@@ -134,16 +142,16 @@ impl Vacant for FreeBlock {
 /// the one before ends (the caller says where an allocated block ends), the last ending at
 /// `usable`; `prev` mirrors `next`; `free_units` is the sum of the free blocks' sizes.
 #[derive(Clone, Debug)]
-pub(crate) struct BlockTable {
+pub(crate) struct BlockTable<W> {
     used: Slab<UsedBlock, MAX_SLOTS>,
-    free: Slab<FreeBlock, MAX_SLOTS>,
+    free: Slab<FreeBlock<W>, MAX_SLOTS>,
     /// The lowest block; NIL when the range is empty.
     first: BlockRef,
     /// The sum of the free blocks' sizes.
     free_units: usize,
 }
 
-impl BlockTable {
+impl<W: Words> BlockTable<W> {
     /// An empty table: no blocks at all.
     pub(crate) const fn new() -> Self {
         BlockTable { used: Slab::new(), free: Slab::new(), first: BlockRef::NIL, free_units: 0 }
@@ -172,20 +180,20 @@ impl BlockTable {
 
     /// The free block in slot `id`.
     #[inline]
-    pub(crate) fn free(&self, id: u32) -> &FreeBlock {
+    pub(crate) fn free(&self, id: u32) -> &FreeBlock<W> {
         &self.free[id]
     }
 
     /// The free block in slot `id`, `None` when there is no such slot (for checks that
     /// report rather than panic; a vacant slot reads as a free block of size 0).
-    pub(crate) fn free_checked(&self, id: u32) -> Option<&FreeBlock> {
+    pub(crate) fn free_checked(&self, id: u32) -> Option<&FreeBlock<W>> {
         self.free.get_checked(id)
     }
 
     /// The index's words of free block `id`.
     #[inline]
-    pub(crate) fn links_mut(&mut self, id: u32) -> &mut [u32; 2] {
-        &mut self.free[id].links
+    pub(crate) fn words_mut(&mut self, id: u32) -> &mut W {
+        &mut self.free[id].words
     }
 
     /// The number of free blocks.
@@ -261,7 +269,7 @@ impl BlockTable {
     /// A new free block `[start, start + size)` between `prev` and `next`.
     fn link_free(&mut self, start: usize, size: usize, prev: BlockRef, next: BlockRef) -> u32 {
         debug_assert!(size > 0);
-        let id = self.free.add(FreeBlock { start, size, prev, next, links: [u32::MAX; 2] });
+        let id = self.free.add(FreeBlock { start, size, prev, next, words: W::default() });
         self.free_units += size;
         self.relink(prev, next, BlockRef::free(id));
         id

@@ -30,6 +30,7 @@
 mod allocator;
 mod blocks;
 mod error;
+mod heap;
 mod index;
 mod live;
 mod report;

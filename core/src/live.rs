@@ -16,8 +16,8 @@
 //!   entry to its other bucket to make room (rare below 90% full); a removal clears one
 //!   tag. No probe runs, no shifting, no tombstones: each operation is a few word
 //!   operations with few branches, whatever the fill.
-//! - **Full and small.** The table grows by a quarter once it is 7/8 full, so it is
-//!   70-87.5% full: 5.7-7.1 bytes per allocation. It keeps its size when entries leave,
+//! - **Full and small.** The table grows by a fifth once it is 90% full, so it is 75-90%
+//!   full: 5.6-6.7 bytes per allocation. It keeps its size when entries leave,
 //!   for the next peak, and churn never makes it grow.
 //! - A cheap multiplicative hash, because the keys are addresses that the allocator chose,
 //!   not input an attacker picks; it is mapped to a bucket by a multiply-shift, so any
@@ -64,7 +64,7 @@ const MAX_MOVES: usize = 64;
 
 /// Live allocations: start address -> block slot.
 ///
-/// Invariants (checked by [`LiveTable::check`]): `len` slots are full, at most 7/8 of
+/// Invariants (checked by [`LiveTable::check`]): `len` slots are full, at most 90% of
 /// them; every entry sits in one of its address's two buckets, under its address's tag;
 /// every address appears once.
 #[derive(Debug, Default, Clone)]
@@ -140,7 +140,7 @@ impl LiveTable {
     /// grows.
     #[inline]
     pub(crate) fn insert(&mut self, start: usize, id: u32, start_of: impl Fn(u32) -> usize) {
-        if (self.len + 1) * 8 > self.buckets.len() * WAYS * 7 {
+        if (self.len + 1) * 10 > self.buckets.len() * WAYS * 9 {
             self.grow(&start_of, None);
         }
         if let Err(homeless) = self.put(start, id, &start_of) {
@@ -192,7 +192,7 @@ impl LiveTable {
         self.len -= 1;
     }
 
-    /// Rebuilds the table a quarter larger (at least two buckets), with `extra` (an entry
+    /// Rebuilds the table a fifth larger (at least one bucket more), with `extra` (an entry
     /// that found no place) added; larger again in the unlikely case that some entry still
     /// finds no place.
     #[cold]
@@ -200,7 +200,7 @@ impl LiveTable {
         let ids: Vec<u32> = self.ids().chain(extra).collect();
         let mut buckets = self.buckets.len();
         'rebuild: loop {
-            buckets = (buckets + buckets / 4).max(buckets + 1);
+            buckets = (buckets + buckets / 5).max(buckets + 1);
             self.buckets = vec![Bucket::default(); buckets];
             for &id in &ids {
                 if self.put(start_of(id), id, start_of).is_err() {
@@ -229,8 +229,8 @@ impl LiveTable {
         if used != self.len {
             return Err(format!("live table counts {} entries but holds {used}", self.len));
         }
-        if self.len * 8 > self.buckets.len() * WAYS * 7 {
-            return Err(format!("live table over 7/8 full: {} of {}", self.len, self.buckets.len() * WAYS));
+        if self.len * 10 > self.buckets.len() * WAYS * 9 {
+            return Err(format!("live table over 90% full: {} of {}", self.len, self.buckets.len() * WAYS));
         }
         for (bucket, b) in self.buckets.iter().enumerate() {
             for slot in (0..WAYS).filter(|&slot| b.tags[slot] != 0) {
@@ -375,7 +375,8 @@ mod tests {
         table.live = saved;
 
         // An entry under another tag.
-        let bucket = table.live.buckets.iter().position(|b| b.tags[0] != 0).expect("some bucket has an entry in slot 0");
+        let bucket =
+            table.live.buckets.iter().position(|b| b.tags[0] != 0).expect("some bucket has an entry in slot 0");
         table.live.buckets[bucket].tags[0] ^= 0x80;
         assert!(table.check().is_err());
     }

@@ -3,9 +3,11 @@
 //! The block table and the B+ trees keep their nodes in slabs and link them by slot
 //! number: no `unsafe`, no allocation per node, and links half the size of pointers. A
 //! vacant slot holds a node that chains to the next vacant slot, so reuse costs no memory
-//! of its own and no host allocation. The `Vec` grows by a sixteenth at a time (at least
-//! 16 slots): a slab that has reached its peak never grows again, and its spare room stays
-//! within about 6% of it, which the metadata budget counts.
+//! of its own and no host allocation. The `Vec` grows by a thirty-second at a time (at
+//! least 256 bytes' worth of nodes): a slab that has reached its peak never grows again,
+//! and its spare room stays within about 3% of it, which the metadata budget counts. (The
+//! copies are cheap: a large `Vec` grows by `mremap` under glibc, and growing stops at the
+//! peak.)
 
 use std::ops::{Index, IndexMut};
 
@@ -64,7 +66,8 @@ impl<T: Vacant, const MAX: u32> Slab<T, MAX> {
         let id =
             u32::try_from(self.nodes.len()).ok().filter(|&id| id < MAX).expect("a slab holds fewer than MAX nodes");
         if self.nodes.len() == self.nodes.capacity() {
-            self.nodes.reserve_exact((self.nodes.len() / 16).max(16));
+            let least = (256 / std::mem::size_of::<T>()).max(1);
+            self.nodes.reserve_exact((self.nodes.len() / 32).max(least));
         }
         self.nodes.push(node);
         id

@@ -30,7 +30,12 @@
 //! - `give`: O(L) (at most `L` merges); `shrink`: O(L);
 //! - `largest`: O(1).
 
+use super::Index;
 use crate::blocks::{BlockRef, BlockTable};
+
+/// The table buddy works on: each free block holds its previous and next block in the
+/// free list of its order.
+type Blocks = BlockTable<[u32; 2]>;
 
 /// The number of orders: a block holds `2^order` units, `order < ORDERS`.
 const ORDERS: usize = usize::BITS as usize;
@@ -72,22 +77,6 @@ pub(crate) struct BuddyIndex {
 }
 
 impl BuddyIndex {
-    /// An index whose free space is `[0, capacity)`, laid out in `blocks` (empty) as
-    /// top-level blocks of decreasing powers of two from address 0.
-    pub(crate) fn new(capacity: usize, blocks: &mut BlockTable) -> Self {
-        let mut index = BuddyIndex { capacity, heads: [NIL; ORDERS], nonempty: 0 };
-        let mut start = 0;
-        for order in (0..usize::BITS).rev() {
-            if capacity & block_size(order) != 0 {
-                let id = blocks.push_free(start, block_size(order));
-                index.link(blocks, id, order);
-                // The sum of the blocks so far never passes the capacity: no overflow.
-                start += block_size(order);
-            }
-        }
-        index
-    }
-
     /// The order of the top-level block that holds `addr` (`addr < capacity`): the highest
     /// bit where `addr` and the capacity differ, which is set in the capacity.
     fn top_order(&self, addr: usize) -> u32 {
@@ -96,26 +85,26 @@ impl BuddyIndex {
     }
 
     /// Puts free block `id` at the head of list `order`.
-    fn link(&mut self, blocks: &mut BlockTable, id: u32, order: u32) {
+    fn link(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
         let head = self.heads[order as usize];
-        *blocks.links_mut(id) = [NIL, head];
+        *blocks.words_mut(id) = [NIL, head];
         if head != NIL {
-            blocks.links_mut(head)[PREV] = id;
+            blocks.words_mut(head)[PREV] = id;
         }
         self.heads[order as usize] = id;
         self.nonempty |= 1 << order;
     }
 
     /// Takes free block `id` out of list `order`.
-    fn unlink(&mut self, blocks: &mut BlockTable, id: u32, order: u32) {
-        let [prev, next] = blocks.free(id).links;
+    fn unlink(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
+        let [prev, next] = blocks.free(id).words;
         if prev == NIL {
             self.heads[order as usize] = next;
         } else {
-            blocks.links_mut(prev)[NEXT] = next;
+            blocks.words_mut(prev)[NEXT] = next;
         }
         if next != NIL {
-            blocks.links_mut(next)[PREV] = prev;
+            blocks.words_mut(next)[PREV] = prev;
         }
         if self.heads[order as usize] == NIL {
             self.nonempty &= !(1 << order);
@@ -130,7 +119,7 @@ impl BuddyIndex {
 
     /// The free block to carve a request of `2^order` units aligned to `align` from, and
     /// its order: the smallest order that has a block that can hold it.
-    fn find(&self, blocks: &BlockTable, order: u32, align: usize) -> Option<(u32, u32)> {
+    fn find(&self, blocks: &Blocks, order: u32, align: usize) -> Option<(u32, u32)> {
         let align_order = align.trailing_zeros();
         // A block smaller than `align` holds an aligned request only at its start, and
         // only when that start is a multiple of `align`.
@@ -141,17 +130,45 @@ impl BuddyIndex {
                 if block.start & (align - 1) == 0 {
                     return Some((id, small));
                 }
-                id = block.links[NEXT];
+                id = block.words[NEXT];
             }
         }
         // Every block of at least `max(2^order, align)` units starts on a multiple of both.
         let from = self.lowest_nonempty_from(order.max(align_order))?;
         Some((self.heads[from as usize], from))
     }
+}
+
+impl Index for BuddyIndex {
+    type Words = [u32; 2];
+
+    const MERGES_ADJACENT: bool = false;
+
+    /// An index whose free space is `[0, capacity)`, laid out in `blocks` (empty) as
+    /// top-level blocks of decreasing powers of two from address 0.
+    fn new(capacity: usize, blocks: &mut Blocks) -> Self {
+        let mut index = BuddyIndex { capacity, heads: [NIL; ORDERS], nonempty: 0 };
+        let mut start = 0;
+        for order in (0..usize::BITS).rev() {
+            if capacity & block_size(order) != 0 {
+                let id = blocks.push_free(start, block_size(order));
+                index.link(blocks, id, order);
+                // The sum of the blocks so far never passes the capacity: no overflow.
+                start += block_size(order);
+            }
+        }
+        index
+    }
+
+    /// The next power of two: a buddy block holds exactly a power of two.
+    #[inline]
+    fn footprint(size: usize) -> Option<usize> {
+        size.checked_next_power_of_two()
+    }
 
     /// Takes a block of `footprint` units (a power of two) at a multiple of `align` for an
     /// allocation of `size` units; returns the allocated block's slot.
-    pub(crate) fn take(&mut self, blocks: &mut BlockTable, size: usize, footprint: usize, align: usize) -> Option<u32> {
+    fn take(&mut self, blocks: &mut Blocks, size: usize, footprint: usize, align: usize) -> Option<u32> {
         debug_assert!(footprint.is_power_of_two() && align.is_power_of_two());
         let order = footprint.trailing_zeros();
         let (id, from) = self.find(blocks, order, align)?;
@@ -178,7 +195,7 @@ impl BuddyIndex {
     /// Frees allocated block `id` of `footprint` units (a power of two) and merges it
     /// with its buddy, repeatedly, while the buddy is free and whole and the two stay
     /// inside their top-level block.
-    pub(crate) fn give(&mut self, blocks: &mut BlockTable, id: u32, footprint: usize) {
+    fn give(&mut self, blocks: &mut Blocks, id: u32, footprint: usize) {
         let free = blocks.used_to_free(id, footprint);
         let mut start = blocks.free(free).start;
         let mut order = footprint.trailing_zeros();
@@ -208,11 +225,17 @@ impl BuddyIndex {
         self.link(blocks, free, order);
     }
 
+    /// Never: a buddy allocation grows in place only within its own footprint, which the
+    /// heap sees without asking.
+    fn grow(&mut self, _blocks: &mut Blocks, _id: u32, _old: usize, _new: usize) -> bool {
+        false
+    }
+
     /// Shrinks allocated block `id` in place from `old` to `new` footprint units (powers
     /// of two): the upper halves `[start + new, start + 2 new)`, ... up to `old / 2` units
     /// become free. None merges: the buddy of each is the lower half, which still holds
     /// the allocation.
-    pub(crate) fn shrink(&mut self, blocks: &mut BlockTable, id: u32, old: usize, new: usize) {
+    fn shrink(&mut self, blocks: &mut Blocks, id: u32, old: usize, new: usize) {
         let start = blocks.used(id).start;
         let mut before = BlockRef::used(id);
         for half in new.trailing_zeros()..old.trailing_zeros() {
@@ -223,12 +246,12 @@ impl BuddyIndex {
     }
 
     /// The size of the largest free block (0 when none).
-    pub(crate) fn largest(&self) -> usize {
+    fn largest(&self, _blocks: &Blocks) -> usize {
         if self.nonempty == 0 { 0 } else { block_size(log2(self.nonempty)) }
     }
 
     /// Checks the lists against the block table (see [`BuddyIndex`]).
-    pub(crate) fn check(&self, blocks: &BlockTable) -> Result<(), String> {
+    fn check(&self, blocks: &Blocks) -> Result<(), String> {
         let mut count = 0usize;
         for order in 0..usize::BITS {
             let mut id = self.heads[order as usize];
@@ -254,7 +277,7 @@ impl BuddyIndex {
                 if order > top {
                     return Err(format!("free block ({start}, 2^{order}) crosses its top-level block (2^{top})"));
                 }
-                if block.links[PREV] != prev {
+                if block.words[PREV] != prev {
                     return Err(format!("broken back link at free slot {id} (order {order})"));
                 }
                 let buddy_start = start ^ block_size(order);
@@ -268,7 +291,7 @@ impl BuddyIndex {
                     return Err(format!("free block ({start}, 2^{order}) and its buddy are both free: not merged"));
                 }
                 prev = id;
-                id = block.links[NEXT];
+                id = block.words[NEXT];
             }
         }
         if count != blocks.free_blocks() {

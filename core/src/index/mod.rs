@@ -1,11 +1,11 @@
 //! Placement: which free block an allocation comes from, and what becomes of the space a
 //! free gives back.
 //!
-//! [`crate::MemoryAllocator`] owns validation and the live table; the blocks themselves
-//! are in the block table ([`BlockTable`]). A [`Placement`] holds the free-space index of
-//! one policy and carries out the allocator's four requests on the table: take room for
-//! an allocation, give an allocation's footprint back, grow one in place, shrink one in
-//! place. It is an enum over the policies, so every call is a `match`, not a virtual call.
+//! The heap (`heap.rs`) owns validation and the live table; the blocks themselves are in
+//! the block table ([`BlockTable`]). An [`Index`] is the free-space index of one policy:
+//! it carries out the heap's four requests on the table (take room for an allocation,
+//! give an allocation's footprint back, grow one in place, shrink one in place). The heap
+//! is generic over its index, so every call on the hot path is a direct, inlinable call.
 //!
 //! First fit, best fit and TLSF always merge free neighbours, and differ only in which
 //! free block they choose. They are [`FreeSet`]s: they find a block and keep track of the
@@ -19,14 +19,59 @@ mod first_fit;
 mod tlsf;
 mod tree;
 
-use crate::Policy;
-use crate::blocks::{BlockRef, BlockTable, FreeBlock, UsedBlock};
+use crate::blocks::{BlockRef, BlockTable, FreeBlock, UsedBlock, Words};
 
-use best_fit::BestFitIndex;
-use buddy::BuddyIndex;
-use first_fit::FirstFitIndex;
-use tlsf::TlsfIndex;
+pub(crate) use best_fit::BestFitIndex;
+pub(crate) use buddy::BuddyIndex;
+pub(crate) use first_fit::FirstFitIndex;
+pub(crate) use tlsf::TlsfIndex;
 use tree::{BlockTree, Order};
+
+/// The free-space index of one policy, and the placement requests the heap makes of it.
+pub(crate) trait Index: Clone + std::fmt::Debug {
+    /// What the index keeps in each free block of the table.
+    type Words: Words;
+
+    /// Whether free blocks that touch are always merged into one. Buddy's are not: it
+    /// merges a block only with its buddy.
+    const MERGES_ADJACENT: bool = true;
+
+    /// The index over `[0, usable)`, all free, laid out in `blocks` (empty).
+    fn new(usable: usize, blocks: &mut BlockTable<Self::Words>) -> Self;
+
+    /// The units an allocation needing `size` units occupies under this policy (buddy
+    /// rounds up to a power of two); `None` when that does not fit in `usize`.
+    #[inline]
+    fn footprint(size: usize) -> Option<usize> {
+        Some(size)
+    }
+
+    /// Takes `footprint` units at a multiple of `align` for an allocation of `size`
+    /// units; returns the allocated block's slot, `None` when no free block can hold it.
+    fn take(
+        &mut self,
+        blocks: &mut BlockTable<Self::Words>,
+        size: usize,
+        footprint: usize,
+        align: usize,
+    ) -> Option<u32>;
+
+    /// Frees allocated block `id` of `footprint` units, merging as the policy does.
+    fn give(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, footprint: usize);
+
+    /// Grows allocated block `id` in place from `old` to `new` footprint units, if the
+    /// policy can; returns whether it did.
+    fn grow(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, old: usize, new: usize) -> bool;
+
+    /// Shrinks allocated block `id` in place from `old` to `new` footprint units.
+    fn shrink(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, old: usize, new: usize);
+
+    /// The size of the largest free block (0 when none).
+    fn largest(&self, blocks: &BlockTable<Self::Words>) -> usize;
+
+    /// Checks the index's own invariants and its agreement with the block table.
+    fn check(&self, blocks: &BlockTable<Self::Words>) -> Result<(), String>;
+}
 
 /// The free blocks of a policy that always merges free neighbours: how it chooses, and
 /// what it must hear of every change.
@@ -37,54 +82,66 @@ use tree::{BlockTree, Order};
 /// changes its extent first in the table, then the set hears of it ([`FreeSet::moved`],
 /// with the old extent); a block joins the set ([`FreeSet::insert`]) once it is in the
 /// table.
-pub(crate) trait FreeSet {
+pub(crate) trait FreeSet: Clone + std::fmt::Debug {
+    /// What the set keeps in each free block of the table.
+    type Words: Words;
+
+    /// An empty set.
+    fn empty() -> Self;
+
     /// A free block that holds `size` units at a multiple of `align` (a power of two),
     /// chosen by the policy: its slot and that address. `None` only when no free block can
     /// hold them.
-    fn find(&mut self, blocks: &BlockTable, size: usize, align: usize) -> Option<(u32, usize)>;
+    fn find(&mut self, blocks: &BlockTable<Self::Words>, size: usize, align: usize) -> Option<(u32, usize)>;
 
     /// Free block `id` (already in the table) joins the set.
-    fn insert(&mut self, blocks: &mut BlockTable, id: u32);
+    fn insert(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32);
 
     /// Free block `id` (still in the table, extent unchanged) leaves the set.
-    fn remove(&mut self, blocks: &mut BlockTable, id: u32);
+    fn remove(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32);
 
     /// Free block `id` was `old = (start, size)` and now has its extent in the table,
     /// between the same neighbours.
-    fn moved(&mut self, blocks: &mut BlockTable, id: u32, old: (usize, usize));
+    fn moved(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, old: (usize, usize));
 
     /// The size of the largest free block (0 when none).
-    fn largest(&self, blocks: &BlockTable) -> usize;
+    fn largest(&self, blocks: &BlockTable<Self::Words>) -> usize;
 
     /// Checks the set's own invariants and that it holds exactly the table's free blocks.
-    fn check(&self, blocks: &BlockTable) -> Result<(), String>;
+    fn check(&self, blocks: &BlockTable<Self::Words>) -> Result<(), String>;
 }
 
 impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
-    fn find(&mut self, _blocks: &BlockTable, size: usize, align: usize) -> Option<(u32, usize)> {
+    type Words = ();
+
+    fn empty() -> Self {
+        BlockTree::new()
+    }
+
+    fn find(&mut self, _blocks: &BlockTable<()>, size: usize, align: usize) -> Option<(u32, usize)> {
         BlockTree::find(self, size, align)
     }
 
-    fn insert(&mut self, blocks: &mut BlockTable, id: u32) {
+    fn insert(&mut self, blocks: &mut BlockTable<()>, id: u32) {
         let FreeBlock { start, size, .. } = *blocks.free(id);
         BlockTree::insert(self, start, size, id);
     }
 
-    fn remove(&mut self, blocks: &mut BlockTable, id: u32) {
+    fn remove(&mut self, blocks: &mut BlockTable<()>, id: u32) {
         let FreeBlock { start, size, .. } = *blocks.free(id);
         BlockTree::remove(self, start, size, id);
     }
 
-    fn moved(&mut self, blocks: &mut BlockTable, id: u32, old: (usize, usize)) {
+    fn moved(&mut self, blocks: &mut BlockTable<()>, id: u32, old: (usize, usize)) {
         let FreeBlock { start, size, .. } = *blocks.free(id);
         self.update(id, old, start, size);
     }
 
-    fn largest(&self, _blocks: &BlockTable) -> usize {
+    fn largest(&self, _blocks: &BlockTable<()>) -> usize {
         BlockTree::largest(self)
     }
 
-    fn check(&self, blocks: &BlockTable) -> Result<(), String> {
+    fn check(&self, blocks: &BlockTable<()>) -> Result<(), String> {
         BlockTree::check(self)?;
         if self.len() != blocks.free_blocks() {
             return Err(format!("{} free blocks in the table, {} in the tree", blocks.free_blocks(), self.len()));
@@ -106,9 +163,10 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
 /// (occupied) at a multiple of `align`, from the block `set` chooses: the allocation takes
 /// `[at, at + footprint)`, the part of the block before `at` and the part after the
 /// footprint stay free. Returns the new allocated block's slot.
+#[inline]
 fn take_from<S: FreeSet>(
     set: &mut S,
-    blocks: &mut BlockTable,
+    blocks: &mut BlockTable<S::Words>,
     size: usize,
     footprint: usize,
     align: usize,
@@ -145,7 +203,8 @@ fn take_from<S: FreeSet>(
 
 /// Frees allocated block `id`, whose footprint is `footprint` units, merging it with a
 /// free block on either side.
-fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, footprint: usize) {
+#[inline]
+fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32, footprint: usize) {
     let UsedBlock { start, prev, next, .. } = *blocks.used(id);
     match (prev.as_free(), next.as_free()) {
         (None, None) => {
@@ -178,7 +237,7 @@ fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, footprint:
 
 /// Grows allocated block `id` in place from `old` to `new` footprint units, if the free
 /// block right after it holds the growth; returns whether it did.
-fn grow_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: usize, new: usize) -> bool {
+fn grow_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32, old: usize, new: usize) -> bool {
     let growth = new - old;
     let Some(after) = blocks.used(id).next.as_free() else { return false };
     let FreeBlock { start, size, .. } = *blocks.free(after);
@@ -197,7 +256,7 @@ fn grow_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: usi
 
 /// Shrinks allocated block `id` in place from `old` to `new` footprint units; the cut
 /// tail is freed and merged with a free block after it.
-fn shrink_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: usize, new: usize) {
+fn shrink_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32, old: usize, new: usize) {
     let UsedBlock { start, next, .. } = *blocks.used(id);
     let (at, cut) = (start + new, old - new);
     match next.as_free() {
@@ -213,99 +272,43 @@ fn shrink_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable, id: u32, old: u
     }
 }
 
-/// The free-space index of one policy, and the placement requests the allocator makes.
-#[derive(Debug, Clone)]
-pub(crate) enum Placement {
-    FirstFit(FirstFitIndex),
-    BestFit(BestFitIndex),
-    Tlsf(TlsfIndex),
-    Buddy(BuddyIndex),
-}
+/// Every policy that merges free neighbours places through the same carving and merging.
+impl<S: FreeSet> Index for S {
+    type Words = S::Words;
 
-/// Calls `$body` with `$set` bound to the index of a merging policy, or `$buddy` with
-/// `$b` bound to buddy's.
-macro_rules! dispatch {
-    ($placement:expr, $set:ident => $body:expr, $b:ident => $buddy:expr) => {
-        match $placement {
-            Placement::FirstFit($set) => $body,
-            Placement::BestFit($set) => $body,
-            Placement::Tlsf($set) => $body,
-            Placement::Buddy($b) => $buddy,
-        }
-    };
-}
-
-impl Placement {
-    /// The index of `policy` over `[0, usable)`, all free, laid out in `blocks` (which it
-    /// empties first).
-    pub(crate) fn new(policy: Policy, usable: usize, blocks: &mut BlockTable) -> Placement {
-        blocks.clear();
-        if policy == Policy::Buddy {
-            return Placement::Buddy(BuddyIndex::new(usable, blocks));
-        }
-        let mut placement = match policy {
-            Policy::FirstFit => Placement::FirstFit(FirstFitIndex::new()),
-            Policy::BestFit => Placement::BestFit(BestFitIndex::new()),
-            _ => Placement::Tlsf(TlsfIndex::new()),
-        };
+    fn new(usable: usize, blocks: &mut BlockTable<S::Words>) -> Self {
+        let mut set = S::empty();
         if usable > 0 {
             let id = blocks.push_free(0, usable);
-            dispatch!(&mut placement, set => FreeSet::insert(set, blocks, id), _b => unreachable!("buddy returned above"));
+            set.insert(blocks, id);
         }
-        placement
+        set
     }
 
-    /// The units an allocation needing `size` units occupies under this policy (buddy
-    /// rounds up to a power of two); `None` when that does not fit in `usize`.
     #[inline]
-    pub(crate) fn footprint(&self, size: usize) -> Option<usize> {
-        match self {
-            Placement::Buddy(_) => size.checked_next_power_of_two(),
-            _ => Some(size),
-        }
+    fn take(&mut self, blocks: &mut BlockTable<S::Words>, size: usize, footprint: usize, align: usize) -> Option<u32> {
+        take_from(self, blocks, size, footprint, align)
     }
 
-    /// Whether free blocks that touch are always merged into one. Buddy answers `false`:
-    /// it merges a block only with its buddy.
-    pub(crate) fn merges_adjacent(&self) -> bool {
-        !matches!(self, Placement::Buddy(_))
-    }
-
-    /// Takes `footprint` units at a multiple of `align` for an allocation of `size`
-    /// units; returns the allocated block's slot, `None` when no free block can hold it.
     #[inline]
-    pub(crate) fn take(&mut self, blocks: &mut BlockTable, size: usize, footprint: usize, align: usize) -> Option<u32> {
-        dispatch!(self, set => take_from(set, blocks, size, footprint, align), b => b.take(blocks, size, footprint, align))
+    fn give(&mut self, blocks: &mut BlockTable<S::Words>, id: u32, footprint: usize) {
+        give_to(self, blocks, id, footprint);
     }
 
-    /// Frees allocated block `id` of `footprint` units, merging as the policy does.
-    #[inline]
-    pub(crate) fn give(&mut self, blocks: &mut BlockTable, id: u32, footprint: usize) {
-        dispatch!(self, set => give_to(set, blocks, id, footprint), b => b.give(blocks, id, footprint));
+    fn grow(&mut self, blocks: &mut BlockTable<S::Words>, id: u32, old: usize, new: usize) -> bool {
+        grow_into(self, blocks, id, old, new)
     }
 
-    /// Grows allocated block `id` in place from `old` to `new` footprint units, if the
-    /// policy can; returns whether it did.
-    pub(crate) fn grow(&mut self, blocks: &mut BlockTable, id: u32, old: usize, new: usize) -> bool {
-        // A buddy block grows in place only within its footprint, which the caller sees
-        // without asking.
-        dispatch!(self, set => grow_into(set, blocks, id, old, new), _b => false)
+    fn shrink(&mut self, blocks: &mut BlockTable<S::Words>, id: u32, old: usize, new: usize) {
+        shrink_into(self, blocks, id, old, new);
     }
 
-    /// Shrinks allocated block `id` in place from `old` to `new` footprint units.
-    pub(crate) fn shrink(&mut self, blocks: &mut BlockTable, id: u32, old: usize, new: usize) {
-        dispatch!(self, set => shrink_into(set, blocks, id, old, new), b => b.shrink(blocks, id, old, new));
+    fn largest(&self, blocks: &BlockTable<S::Words>) -> usize {
+        FreeSet::largest(self, blocks)
     }
 
-    /// The size of the largest free block (0 when none).
-    #[inline]
-    pub(crate) fn largest(&self, blocks: &BlockTable) -> usize {
-        dispatch!(self, set => FreeSet::largest(set, blocks), b => b.largest())
-    }
-
-    /// Checks the index's own invariants and its agreement with the block table.
-    pub(crate) fn check(&self, blocks: &BlockTable) -> Result<(), String> {
-        dispatch!(self, set => FreeSet::check(set, blocks), b => b.check(blocks))
+    fn check(&self, blocks: &BlockTable<S::Words>) -> Result<(), String> {
+        FreeSet::check(self, blocks)
     }
 }
 

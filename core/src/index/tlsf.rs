@@ -44,6 +44,10 @@ use super::FreeSet;
 use super::fit_in_block;
 use crate::blocks::BlockTable;
 
+/// The table TLSF works on: each free block holds its previous and next block in its class
+/// list.
+type Blocks = BlockTable<[u32; 2]>;
+
 /// Log2 of the number of second-level classes per power of two.
 const SLI_LOG2: u32 = 5;
 
@@ -153,12 +157,12 @@ impl TlsfIndex {
     }
 
     /// The blocks of class `class`'s list, head first.
-    fn list<'a>(&self, blocks: &'a BlockTable, class: usize) -> impl Iterator<Item = u32> + 'a {
+    fn list<'a>(&self, blocks: &'a Blocks, class: usize) -> impl Iterator<Item = u32> + 'a {
         let mut id = self.heads[class];
         std::iter::from_fn(move || {
             (id != NIL).then(|| {
                 let here = id;
-                id = blocks.free(here).links[NEXT];
+                id = blocks.free(here).words[NEXT];
                 here
             })
         })
@@ -173,12 +177,12 @@ impl TlsfIndex {
 
     /// Links block `id` of `size` units at the head of its class list.
     #[inline]
-    fn link(&mut self, blocks: &mut BlockTable, id: u32, size: usize) {
+    fn link(&mut self, blocks: &mut Blocks, id: u32, size: usize) {
         let class = class_of(size);
         let head = self.heads[class];
-        *blocks.links_mut(id) = [NIL, head];
+        *blocks.words_mut(id) = [NIL, head];
         if head != NIL {
-            blocks.links_mut(head)[PREV] = id;
+            blocks.words_mut(head)[PREV] = id;
         }
         self.heads[class] = id;
         self.sl_bitmaps[class / SL_COUNT] |= 1 << (class % SL_COUNT);
@@ -187,16 +191,16 @@ impl TlsfIndex {
 
     /// Unlinks block `id`, which is in the list of the class of `size`.
     #[inline]
-    fn unlink(&mut self, blocks: &mut BlockTable, id: u32, size: usize) {
+    fn unlink(&mut self, blocks: &mut Blocks, id: u32, size: usize) {
         let class = class_of(size);
-        let [prev, next] = blocks.free(id).links;
+        let [prev, next] = blocks.free(id).words;
         if prev == NIL {
             self.heads[class] = next;
         } else {
-            blocks.links_mut(prev)[NEXT] = next;
+            blocks.words_mut(prev)[NEXT] = next;
         }
         if next != NIL {
-            blocks.links_mut(next)[PREV] = prev;
+            blocks.words_mut(next)[PREV] = prev;
         }
         if self.heads[class] == NIL {
             let (fl, sl) = (class / SL_COUNT, class % SL_COUNT);
@@ -210,7 +214,7 @@ impl TlsfIndex {
     /// Restores the cached largest size when that is O(1): no free block at all, or one
     /// block alone in the highest non-empty class.
     #[inline]
-    fn refresh_largest(&mut self, blocks: &BlockTable) {
+    fn refresh_largest(&mut self, blocks: &Blocks) {
         if self.largest.is_some() {
             return;
         }
@@ -218,7 +222,7 @@ impl TlsfIndex {
             None => self.largest = Some(0),
             Some(class) => {
                 let head = blocks.free(self.heads[class]);
-                if head.links[NEXT] == NIL {
+                if head.words[NEXT] == NIL {
                     self.largest = Some(head.size);
                 }
             }
@@ -227,7 +231,13 @@ impl TlsfIndex {
 }
 
 impl FreeSet for TlsfIndex {
-    fn find(&mut self, blocks: &BlockTable, size: usize, align: usize) -> Option<(u32, usize)> {
+    type Words = [u32; 2];
+
+    fn empty() -> Self {
+        TlsfIndex::new()
+    }
+
+    fn find(&mut self, blocks: &Blocks, size: usize, align: usize) -> Option<(u32, usize)> {
         // 1. The good fit for `size`; under alignment it serves when it is aligned enough.
         if let Some(id) = self.good_fit(size) {
             let block = blocks.free(id);
@@ -267,14 +277,14 @@ impl FreeSet for TlsfIndex {
         None
     }
 
-    fn insert(&mut self, blocks: &mut BlockTable, id: u32) {
+    fn insert(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
         self.link(blocks, id, size);
         self.largest = self.largest.map(|largest| largest.max(size));
         self.refresh_largest(blocks);
     }
 
-    fn remove(&mut self, blocks: &mut BlockTable, id: u32) {
+    fn remove(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
         self.unlink(blocks, id, size);
         if self.largest == Some(size) {
@@ -283,7 +293,7 @@ impl FreeSet for TlsfIndex {
         self.refresh_largest(blocks);
     }
 
-    fn moved(&mut self, blocks: &mut BlockTable, id: u32, (_, old_size): (usize, usize)) {
+    fn moved(&mut self, blocks: &mut Blocks, id: u32, (_, old_size): (usize, usize)) {
         let size = blocks.free(id).size;
         if class_of(size) != class_of(old_size) {
             self.unlink(blocks, id, old_size);
@@ -297,14 +307,14 @@ impl FreeSet for TlsfIndex {
         self.refresh_largest(blocks);
     }
 
-    fn largest(&self, blocks: &BlockTable) -> usize {
+    fn largest(&self, blocks: &Blocks) -> usize {
         self.largest.unwrap_or_else(|| {
             self.highest_nonempty()
                 .map_or(0, |class| self.list(blocks, class).map(|id| blocks.free(id).size).max().unwrap_or(0))
         })
     }
 
-    fn check(&self, blocks: &BlockTable) -> Result<(), String> {
+    fn check(&self, blocks: &Blocks) -> Result<(), String> {
         let mut listed = std::collections::HashSet::new();
         let mut largest = 0usize;
         for class in 0..CLASS_COUNT {
@@ -325,12 +335,12 @@ impl FreeSet for TlsfIndex {
                 if block.size == 0 || class_of(block.size) != class {
                     return Err(format!("free block ({}, {}) is in class {class}", block.start, block.size));
                 }
-                if block.links[PREV] != prev {
+                if block.words[PREV] != prev {
                     return Err(format!("broken back link at free slot {id} (class {class})"));
                 }
                 largest = largest.max(block.size);
                 prev = id;
-                id = block.links[NEXT];
+                id = block.words[NEXT];
             }
         }
         for fl in 0..u64::BITS as usize {

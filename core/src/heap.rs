@@ -1,0 +1,311 @@
+//! [`Heap`]: one allocator under one policy, generic over its free-space index, so that
+//! every call from validation down to the index is static and inlinable.
+//!
+//! The heap validates each call in the contract's check order, keeps the live table and
+//! the counters, and asks its index to place and free footprints in the block table.
+//! [`crate::MemoryAllocator`] is an enum of the four heaps; it picks the heap once per
+//! call.
+
+use crate::allocator::{Block, BlockKind, Stats};
+use crate::blocks::BlockTable;
+use crate::error::Error;
+use crate::index::{Index, align_up};
+use crate::live::{Found, LiveTable};
+
+/// An allocator over `[0, capacity)` whose free space is indexed by `I`.
+#[derive(Clone, Debug)]
+pub(crate) struct Heap<I: Index> {
+    capacity: usize,
+    min_alignment: usize,
+    /// Every block of `[0, usable)`, free or allocated, linked in address order. An
+    /// allocated block records the size as requested; its footprint is derived from it
+    /// (see [`Heap::footprint`]), so it is not stored.
+    blocks: BlockTable<I::Words>,
+    /// The policy's index of the free blocks.
+    index: I,
+    /// Live allocations: start -> allocated block.
+    live: LiveTable,
+    /// The sum of the live sizes.
+    allocated: usize,
+    /// The sum over live allocations of footprint - size, plus the tail past `usable`.
+    padding: usize,
+}
+
+impl<I: Index> Heap<I> {
+    /// A heap over `[0, capacity)`, all free; `capacity > 0` and `min_alignment` a power
+    /// of two (the caller has checked both).
+    pub(crate) fn new(capacity: usize, min_alignment: usize) -> Self {
+        debug_assert!(capacity > 0 && min_alignment.is_power_of_two());
+        let mut blocks = BlockTable::new();
+        let usable = capacity & !(min_alignment - 1);
+        let index = I::new(usable, &mut blocks);
+        Heap {
+            capacity,
+            min_alignment,
+            blocks,
+            index,
+            live: LiveTable::default(),
+            allocated: 0,
+            padding: capacity - usable,
+        }
+    }
+
+    /// The part of the range that blocks tile: free extents stay on multiples of the
+    /// alignment, so the tail that cannot hold an aligned footprint is never handed out
+    /// and is left out.
+    fn usable(&self) -> usize {
+        self.capacity & !(self.min_alignment - 1)
+    }
+
+    /// The address of allocated block `id`, for the live table.
+    fn start_of(blocks: &BlockTable<I::Words>) -> impl Fn(u32) -> usize + '_ {
+        |id| blocks.used(id).start
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn min_alignment(&self) -> usize {
+        self.min_alignment
+    }
+
+    /// The units an allocation of `size` occupies: `size` rounded up to the minimum
+    /// alignment, then by the policy. `None` when that overflows.
+    #[inline]
+    fn footprint(&self, size: usize) -> Option<usize> {
+        I::footprint(align_up(size, self.min_alignment)?)
+    }
+
+    /// Allocates `size` units at a multiple of `alignment` (a power of two; 1 for none).
+    #[inline]
+    pub(crate) fn allocate(&mut self, size: usize, alignment: usize) -> Result<usize, Error> {
+        if size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let footprint = self.footprint(size).ok_or(Error::OutOfMemory)?;
+        // Every free extent starts and ends on a multiple of the minimum alignment, so a
+        // request for no more than that needs no aligned search.
+        let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
+        let id = self.index.take(&mut self.blocks, size, footprint, alignment).ok_or(Error::OutOfMemory)?;
+        let start = self.blocks.used(id).start;
+        self.live.insert(start, id, Self::start_of(&self.blocks));
+        self.allocated += size;
+        self.padding += footprint - size;
+        Ok(start)
+    }
+
+    /// Checks a `(addr, size)` pair against the capacity, the first checks of `free`.
+    #[inline]
+    fn check_range(&self, addr: usize, size: usize) -> Result<(), Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        if size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        if addr.checked_add(size).is_none_or(|end| end > self.capacity) {
+            return Err(Error::InvalidSize);
+        }
+        Ok(())
+    }
+
+    /// Checks a `(addr, size)` pair the way `free` does, without changing anything, and
+    /// returns where the allocation is in the live table.
+    #[inline]
+    fn check_live(&self, addr: usize, size: usize) -> Result<Found, Error> {
+        self.check_range(addr, size)?;
+        let found = self.find(addr).ok_or(Error::NotAllocated)?;
+        if self.blocks.used(found.id).size != size {
+            return Err(Error::SizeMismatch);
+        }
+        Ok(found)
+    }
+
+    /// The live allocation that starts at `addr`, if there is one.
+    #[inline]
+    fn find(&self, addr: usize) -> Option<Found> {
+        self.live.find(addr, Self::start_of(&self.blocks))
+    }
+
+    /// Frees the allocation of `size` units at `addr` (see `MemoryAllocator::free`).
+    #[inline]
+    pub(crate) fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        let found = self.check_live(addr, size)?;
+        self.release(found);
+        Ok(())
+    }
+
+    /// Frees the live allocation at `addr` without repeating its size.
+    pub(crate) fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        let found = self.find(addr).ok_or(Error::NotAllocated)?;
+        self.release(found);
+        Ok(())
+    }
+
+    /// Frees the live allocation the live table `found`: out of the table, its
+    /// footprint back to free space, the counters updated.
+    #[inline]
+    fn release(&mut self, found: Found) {
+        let size = self.blocks.used(found.id).size;
+        let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+        self.live.remove(found);
+        self.allocated -= size;
+        self.padding -= footprint - size;
+        self.index.give(&mut self.blocks, found.id, footprint);
+    }
+
+    /// The size of the live allocation at `addr`, as requested.
+    pub(crate) fn size_of(&self, addr: usize) -> Result<usize, Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        self.find(addr).map(|found| self.blocks.used(found.id).size).ok_or(Error::NotAllocated)
+    }
+
+    /// Resizes the allocation `(addr, old_size)` (see `MemoryAllocator::reallocate`).
+    pub(crate) fn reallocate(&mut self, addr: usize, old_size: usize, new_size: usize) -> Result<usize, Error> {
+        let found = self.check_live(addr, old_size)?;
+        if new_size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let old_footprint = self.footprint(old_size).expect("a live allocation's footprint fits");
+        let new_footprint = self.footprint(new_size).ok_or(Error::OutOfMemory)?;
+        let in_place = match new_footprint.checked_sub(old_footprint) {
+            Some(0) => true,
+            Some(_) => self.index.grow(&mut self.blocks, found.id, old_footprint, new_footprint),
+            None => {
+                self.index.shrink(&mut self.blocks, found.id, old_footprint, new_footprint);
+                true
+            }
+        };
+        if in_place {
+            self.blocks.set_used_size(found.id, new_size);
+            self.allocated = self.allocated - old_size + new_size;
+            self.padding = self.padding - (old_footprint - old_size) + (new_footprint - new_size);
+            return Ok(addr);
+        }
+        let new_addr = self.allocate(new_size, 1)?;
+        // Placing the new block may have moved entries of the live table: look again.
+        let found = self.find(addr).expect("the old allocation is still live");
+        self.release(found);
+        Ok(new_addr)
+    }
+
+    /// Frees every allocation at once: the map is as after creation.
+    pub(crate) fn reset(&mut self) {
+        self.blocks.clear();
+        let usable = self.usable();
+        self.index = I::new(usable, &mut self.blocks);
+        self.live.clear();
+        self.allocated = 0;
+        self.padding = self.capacity - usable;
+    }
+
+    /// The size of the largest free block (0 when none).
+    pub(crate) fn largest_free_block(&self) -> usize {
+        self.index.largest(&self.blocks)
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            capacity: self.capacity,
+            allocated: self.allocated,
+            free: self.blocks.free_units(),
+            largest_free: self.largest_free_block(),
+            free_blocks: self.blocks.free_blocks(),
+            allocations: self.live.len(),
+            padding: self.padding,
+        }
+    }
+
+    /// The memory map: a walk along the block table's links, O(n), no sort.
+    pub(crate) fn blocks(&self) -> Vec<Block> {
+        let mut map = Vec::with_capacity(2 * self.live.len() + self.blocks.free_blocks() + 1);
+        for (block, start) in self.blocks.walk() {
+            if let Some(id) = block.as_free() {
+                map.push(Block { start, size: self.blocks.free(id).size, kind: BlockKind::Free });
+            } else if let Some(id) = block.as_used() {
+                let size = self.blocks.used(id).size;
+                map.push(Block { start, size, kind: BlockKind::Allocated });
+                let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+                if footprint > size {
+                    map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding });
+                }
+            }
+        }
+        let end = map.last().map_or(0, |b| b.start + b.size);
+        if end < self.capacity {
+            // The tail below min_alignment that no aligned footprint can use.
+            map.push(Block { start: end, size: self.capacity - end, kind: BlockKind::Padding });
+        }
+        map
+    }
+
+    /// Verifies every invariant (see `MemoryAllocator::check_invariants`).
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.blocks.check(self.usable(), |size| self.footprint(size))?;
+        self.index.check(&self.blocks)?;
+        self.live.check(Self::start_of(&self.blocks))?;
+        if self.live.len() != self.blocks.used_blocks() {
+            return Err(format!(
+                "{} live allocations, {} allocated blocks",
+                self.live.len(),
+                self.blocks.used_blocks()
+            ));
+        }
+        // Every allocated block is reachable from its address (so the live table maps each
+        // to its own block, and holds no other).
+        for (block, start) in self.blocks.walk() {
+            if let Some(id) = block.as_used()
+                && self.find(start).map(|f| f.id) != Some(id)
+            {
+                return Err(format!("the allocation at {start} is not in the live table"));
+            }
+        }
+        let (mut at, mut allocated, mut padding, mut free) = (0usize, 0usize, 0usize, 0usize);
+        let mut previous: Option<BlockKind> = None;
+        for block in self.blocks() {
+            if block.start != at {
+                return Err(format!("map has a gap or overlap at {at}: next extent starts at {}", block.start));
+            }
+            if block.size == 0 {
+                return Err(format!("empty extent at {at}"));
+            }
+            match block.kind {
+                BlockKind::Allocated => allocated += block.size,
+                BlockKind::Padding => padding += block.size,
+                BlockKind::Free => {
+                    if previous == Some(BlockKind::Free) && I::MERGES_ADJACENT {
+                        return Err(format!("adjacent free blocks at {at}"));
+                    }
+                    if block.start % self.min_alignment != 0 || block.size % self.min_alignment != 0 {
+                        return Err(format!("free block at {at} is not on the minimum alignment"));
+                    }
+                    free += block.size;
+                }
+            }
+            previous = Some(block.kind);
+            at = block.start.checked_add(block.size).ok_or("map passes usize::MAX")?;
+        }
+        if at != self.capacity {
+            return Err(format!("map ends at {at}, capacity is {}", self.capacity));
+        }
+        let stats = self.stats();
+        if (allocated, padding, free) != (stats.allocated, stats.padding, stats.free) {
+            return Err(format!(
+                "counters (allocated {}, padding {}, free {}) disagree with the map ({allocated}, {padding}, {free})",
+                stats.allocated, stats.padding, stats.free
+            ));
+        }
+        let largest = self.blocks().iter().filter(|b| b.kind == BlockKind::Free).map(|b| b.size).max().unwrap_or(0);
+        if largest != stats.largest_free {
+            return Err(format!("largest free block is {largest}, index says {}", stats.largest_free));
+        }
+        Ok(())
+    }
+}
