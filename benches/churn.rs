@@ -19,7 +19,7 @@
 //! - every policy in `Policy::ALL`, through the Rust API (named by the policy);
 //! - `first-fit-c-api`: first fit through `ma_alloc`/`ma_free` (NULL checks, lock, panic
 //!   boundary), to show what the C layer costs;
-//! - `reference`: the O(n) first-fit port of `tests/support/reference.rs`, and
+//! - `reference`: the O(n) first-fit port of `memalloc_models::reference`, and
 //!   `range-alloc` (wgpu; a sorted `Vec`, best fit by linear scan): both O(n), run up to
 //!   N = 100k only (about 20-50 µs a step there; at 1M the N settling steps alone would
 //!   take minutes);
@@ -40,8 +40,6 @@
 //! `python3 benches/summarize.py` for the markdown table and ratios. Under `cargo test`
 //! (no `--bench` argument) it runs once at N = 1k as a smoke test.
 
-#[path = "../tests/support/reference.rs"]
-mod reference;
 #[path = "support/subjects.rs"]
 mod subjects;
 #[path = "support/trace.rs"]

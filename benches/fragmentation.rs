@@ -16,8 +16,6 @@
 //! Run: `cargo bench -p memalloc --bench fragmentation`; it prints a markdown table.
 //! Under `cargo test` (no `--bench` argument) it runs one seed as a smoke test.
 
-#[path = "../tests/support/reference.rs"]
-mod reference;
 #[path = "support/subjects.rs"]
 mod subjects;
 #[path = "support/trace.rs"]

@@ -1,6 +1,7 @@
 //! Conformance: the behaviour every policy shares, run against each of `Policy::ALL`, and
-//! each policy's own placement rule checked call by call against a naive model
-//! (`support/models.rs`; first fit also against the reference, `support/reference.rs`).
+//! each policy's own placement rule checked call by call against its naive model
+//! (`memalloc_models::Model`; first fit also against the reference port,
+//! `memalloc_models::ReferenceAllocator`).
 //!
 //! Every behaviour is one function taking the policy; `for_every_policy!` turns each into
 //! one `#[test]` per policy, so a failure names both (`buddy::realloc_moves_while_the_old_block_is_held`).
@@ -8,7 +9,7 @@
 //! counter with the model, runs `check_invariants()` and checks the map's shape after
 //! every step, and checks that a rejected call changed nothing.
 //!
-//! Interpretations where API.md leaves room (see also `support/models.rs`):
+//! Interpretations where API.md leaves room (see also `memalloc_models::model`):
 //! - TLSF: the contract pins no address down. Any address at which the footprint lies
 //!   inside one free block (aligned) is accepted; out of memory is expected exactly when
 //!   there is none ("never out of memory while some free block can hold the request").
@@ -18,18 +19,14 @@
 //!   buddy after it is free (API.md: "buddy: when the block's rounded footprint already
 //!   holds new_size"); otherwise the block moves.
 
-#[path = "support/models.rs"]
-mod models;
-#[path = "support/reference.rs"]
-mod reference;
+mod support;
 
 use std::fmt::Debug;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy, Stats};
-use models::Model;
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc_models::{Model, ReferenceAllocator};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reference::ReferenceAllocator;
 
 /// One `#[test]` per (behaviour, policy): `first_fit::NAME`, `best_fit::NAME`, ...
 macro_rules! for_every_policy {
@@ -74,7 +71,7 @@ fn the_suite_covers_every_policy() {
     // A new policy must get a module in `for_every_policy!` and a rule in the model.
     assert_eq!(Policy::ALL, [Policy::FirstFit, Policy::BestFit, Policy::Tlsf, Policy::Buddy]);
     for policy in Policy::ALL {
-        let _ = Model::new(policy, 64, 1);
+        support::model(policy, 64, 1);
     }
 }
 
@@ -100,7 +97,7 @@ impl Run {
             .unwrap_or_else(|e| panic!("{policy}: capacity {capacity}, min_alignment {min_alignment}: {e}"));
         let run = Run {
             heap,
-            model: Model::new(policy, capacity, min_alignment),
+            model: support::model(policy, capacity, min_alignment),
             name: format!("{policy}, capacity {capacity}, min_alignment {min_alignment}"),
             step: 0,
         };
@@ -130,21 +127,12 @@ impl Run {
         let blocks = self.heap.blocks();
         check_shape(self.policy(), self.capacity(), self.min_alignment(), &blocks)
             .unwrap_or_else(|e| panic!("{context}: {e}\nmap: {}", self.heap));
-        let want = self.model.blocks();
+        let want = support::blocks(&self.model);
         if blocks != want {
             panic!("{context}: the map differs from the model\n got: {}\nwant: {}", show(&blocks), show(&want));
         }
         let stats = self.heap.stats();
-        let expected = Stats {
-            capacity: self.capacity(),
-            allocated: self.model.allocated(),
-            free: self.model.free_units(),
-            largest_free: self.model.largest_free(),
-            free_blocks: self.model.free_blocks().len(),
-            allocations: self.model.live().len(),
-            padding: self.model.padding(),
-        };
-        assert_eq!(stats, expected, "{context}: stats");
+        assert_eq!(stats, support::stats(&self.model), "{context}: stats");
         assert_eq!(stats.capacity, stats.allocated + stats.free + stats.padding, "{context}: stats identity");
         assert_eq!(self.heap.free_memory(), stats.free, "{context}");
         assert_eq!(self.heap.largest_free_block(), stats.largest_free, "{context}");
@@ -154,19 +142,19 @@ impl Run {
     }
 
     /// Runs `call` on the heap, gets the expected result from the model (which sees the
-    /// heap's answer, for TLSF's free choice), and compares; a rejected call must change
-    /// nothing.
+    /// heap's answer, for the choices TLSF and buddy leave open), and compares; a rejected
+    /// call must change nothing.
     #[track_caller]
     fn step<T: PartialEq + Debug + Copy>(
         &mut self,
         what: String,
         call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
-        expect: impl FnOnce(&mut Model, Result<T, Error>) -> Result<T, Error>,
+        expect: impl FnOnce(&mut Model, Option<T>) -> Result<T, memalloc_models::Error>,
     ) -> Result<T, Error> {
         self.step += 1;
         let (blocks, stats) = (self.heap.blocks(), self.heap.stats());
         let got = call(&mut self.heap);
-        let want = expect(&mut self.model, got);
+        let want = support::result(expect(&mut self.model, got.ok()));
         assert_eq!(got, want, "{}: step {}: {what}\nmap before: {}", self.name, self.step, show(&blocks));
         if got.is_err() {
             assert_eq!(self.heap.blocks(), blocks, "{}: {what} was rejected but changed the map", self.name);
@@ -386,7 +374,11 @@ fn creation_and_the_initial_map(policy: Policy) {
 
 fn creation_errors(policy: Policy) {
     let create = |capacity: usize, min_alignment: usize| {
-        MemoryAllocator::with_options(Options::new(capacity).policy(policy).min_alignment(min_alignment)).err()
+        let got =
+            MemoryAllocator::with_options(Options::new(capacity).policy(policy).min_alignment(min_alignment)).err();
+        let want = Model::new(support::policy(policy), capacity, min_alignment).err().map(support::error);
+        assert_eq!(got, want, "the model's creation, capacity {capacity}, min_alignment {min_alignment}");
+        got
     };
     assert_eq!(create(0, 1), Some(Error::InvalidArgument));
     assert_eq!(create(0, 3), Some(Error::InvalidArgument), "capacity is checked before min_alignment");
@@ -1011,11 +1003,12 @@ fn first_fit_is_the_reference() {
             if live.is_empty() || rng.random_bool(0.55) {
                 let size = random_size(&mut rng, capacity);
                 let got = heap.allocate(size);
-                assert_eq!(got, reference.allocate(size), "{context}: allocate({size})");
+                assert_eq!(got, support::result(reference.allocate(size)), "{context}: allocate({size})");
                 live.extend(got.ok().map(|addr| (addr, size)));
             } else {
                 let (addr, size) = live.swap_remove(rng.random_range(0..live.len()));
-                assert_eq!(heap.free(addr, size), reference.free(addr, size), "{context}: free({addr}, {size})");
+                let want = support::result(reference.free(addr, size));
+                assert_eq!(heap.free(addr, size), want, "{context}: free({addr}, {size})");
             }
             let free: Vec<(usize, usize)> =
                 heap.blocks().iter().filter(|b| b.kind == BlockKind::Free).map(|b| (b.start, b.size)).collect();

@@ -1,26 +1,25 @@
 //! Model-based tests: random operation sequences run against an oracle, step by step.
 //!
-//! 1. First fit against `ReferenceAllocator` (the O(n) port of REFERENCE.md): identical
-//!    addresses and errors at every step, identical free lists and counters.
-//! 2. Best fit (and aligned first fit) against a naive model written here: a sorted free
-//!    list scanned in full, the smallest block that fits, ties to the lowest address.
-//! 3. `reallocate`, `free_at`, `size_of` and `reset` with a random `min_alignment`: every
-//!    result predicted from the map before the call, the map always exactly the live
-//!    allocations, and `capacity == allocated + free + padding`.
+//! 1. First fit against `ReferenceAllocator` (`memalloc_models`' port of REFERENCE.md):
+//!    identical addresses and errors at every step, identical free lists and counters.
+//! 2. Every policy against its naive model (`memalloc_models::Model`): first fit (with
+//!    aligned allocations) and best fit exactly, TLSF and buddy by their rules; the whole
+//!    map and every counter compared after every call.
+//! 3. `reallocate`, `free_at`, `size_of` and `reset` with a random `min_alignment`, every
+//!    policy, against the same models.
 //!
 //! Every step also runs `check_invariants()` and checks that a rejected call changed
 //! neither `blocks()` nor `stats()`. Capacities range from 1 to `usize::MAX`; sizes are
 //! mostly small, sometimes a fraction of the capacity, sometimes huge (`usize::MAX`).
 
-#[path = "support/reference.rs"]
-mod reference;
+mod support;
 
-use std::collections::BTreeMap;
+use std::fmt::Debug;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc::{BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc_models::{self as models, Model, ReferenceAllocator};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use reference::ReferenceAllocator;
 
 // ---------------------------------------------------------------------------------------
 // Generated operations
@@ -164,13 +163,16 @@ impl History {
         (!self.live.is_empty()).then(|| self.live[selector % self.live.len()])
     }
 
-    fn allocated(&mut self, addr: usize, size: usize) {
-        self.live.push((addr, size));
-    }
-
-    fn freed(&mut self, addr: usize, size: usize) {
-        self.live.retain(|&live| live != (addr, size));
-        self.freed.push((addr, size));
+    /// Takes note of what a call did.
+    fn record(&mut self, call: Call, result: Result<usize, Error>) {
+        match (call, result) {
+            (Call::Allocate(size) | Call::AllocateAligned(size, _), Ok(addr)) => self.live.push((addr, size)),
+            (Call::Free(addr, size), Ok(_)) => {
+                self.live.retain(|&live| live != (addr, size));
+                self.freed.push((addr, size));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -180,6 +182,26 @@ enum Call {
     Allocate(usize),
     AllocateAligned(usize, usize),
     Free(usize, usize),
+}
+
+impl Call {
+    /// Makes the call on the allocator under test (a free answers with its address).
+    fn on_heap(self, heap: &mut MemoryAllocator) -> Result<usize, Error> {
+        match self {
+            Call::Allocate(size) => heap.allocate(size),
+            Call::AllocateAligned(size, alignment) => heap.allocate_aligned(size, alignment),
+            Call::Free(addr, size) => heap.free(addr, size).map(|()| addr),
+        }
+    }
+
+    /// Makes the call on the model, which sees the heap's address `got`.
+    fn on_model(self, model: &mut Model, got: Option<usize>) -> Result<usize, models::Error> {
+        match self {
+            Call::Allocate(size) => model.allocate(size, 1, got),
+            Call::AllocateAligned(size, alignment) => model.allocate(size, alignment, got),
+            Call::Free(addr, size) => model.free(addr, size).map(|()| addr),
+        }
+    }
 }
 
 /// The calls one operation stands for, given the history (a double free is two calls).
@@ -234,19 +256,36 @@ fn invariants(heap: &MemoryAllocator) -> Result<(), TestCaseError> {
 }
 
 /// Runs `call` on the allocator under test; when it fails, checks that it changed nothing.
-fn run_checked(heap: &mut MemoryAllocator, call: Call) -> Result<Result<usize, Error>, TestCaseError> {
+fn run_checked<T>(
+    heap: &mut MemoryAllocator,
+    what: &dyn Debug,
+    call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
+) -> Result<Result<T, Error>, TestCaseError> {
     let (blocks, stats) = (heap.blocks(), heap.stats());
-    let result = match call {
-        Call::Allocate(size) => heap.allocate(size),
-        Call::AllocateAligned(size, alignment) => heap.allocate_aligned(size, alignment),
-        Call::Free(addr, size) => heap.free(addr, size).map(|()| addr),
-    };
+    let result = call(heap);
     if result.is_err() {
-        prop_assert_eq!(heap.blocks(), blocks, "{:?} was rejected but changed the map", call);
-        prop_assert_eq!(heap.stats(), stats, "{:?} was rejected but changed the stats", call);
+        prop_assert_eq!(heap.blocks(), blocks, "{:?} was rejected but changed the map", what);
+        prop_assert_eq!(heap.stats(), stats, "{:?} was rejected but changed the stats", what);
     }
     invariants(heap)?;
     Ok(result)
+}
+
+/// Runs `call` on the heap (checked as by [`run_checked`]) and `expect` on the model, which
+/// sees the heap's answer for the choices TLSF and buddy leave open: the results must agree,
+/// and afterwards the map and the counters too.
+fn run_against_model<T: Copy + PartialEq + Debug>(
+    heap: &mut MemoryAllocator,
+    model: &mut Model,
+    what: &dyn Debug,
+    call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
+    expect: impl FnOnce(&mut Model, Option<T>) -> Result<T, models::Error>,
+) -> Result<Result<T, Error>, TestCaseError> {
+    let got = run_checked(heap, what, call)?;
+    prop_assert_eq!(got, support::result(expect(model, got.ok())), "{:?}", what);
+    prop_assert_eq!(heap.blocks(), support::blocks(model), "the map differs from the model after {:?}", what);
+    prop_assert_eq!(heap.stats(), support::stats(model), "the counters differ from the model after {:?}", what);
+    Ok(got)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,18 +298,14 @@ fn first_fit_matches_reference(capacity: usize, ops: &[Op]) -> Result<(), TestCa
     let mut history = History::default();
     for (step, op) in ops.iter().enumerate() {
         for call in resolve(op, capacity, &history) {
-            let got = run_checked(&mut heap, call)?;
-            let expected = match call {
+            let got = run_checked(&mut heap, &call, |h| call.on_heap(h))?;
+            let expected = support::result(match call {
                 Call::Allocate(size) => oracle.allocate(size),
                 Call::Free(addr, size) => oracle.free(addr, size).map(|()| addr),
                 Call::AllocateAligned(..) => unreachable!("the reference has no aligned allocation"),
-            };
+            });
             prop_assert_eq!(got, expected, "step {}: {:?} -> {:?}", step, op, call);
-            match (call, got) {
-                (Call::Allocate(size), Ok(addr)) => history.allocated(addr, size),
-                (Call::Free(addr, size), Ok(_)) => history.freed(addr, size),
-                _ => {}
-            }
+            history.record(call, got);
             prop_assert_eq!(free_list(&heap), oracle.free_blocks(), "free lists differ after step {}", step);
             prop_assert_eq!(heap.free_memory(), oracle.free_memory());
             prop_assert_eq!(heap.largest_free_block(), oracle.largest_free_block());
@@ -302,114 +337,29 @@ proptest! {
 
     #[test]
     fn best_fit_matches_a_naive_model_under_churn(capacity in 64usize..=1024, ops in churn_ops(true)) {
-        policy_matches_naive_model(Policy::BestFit, capacity, &ops)?;
+        policy_matches_its_model(Policy::BestFit, capacity, &ops)?;
+    }
+
+    #[test]
+    fn buddy_matches_its_model_under_churn(capacity in 64usize..=1024, ops in churn_ops(true)) {
+        policy_matches_its_model(Policy::Buddy, capacity, &ops)?;
     }
 }
 
 // ---------------------------------------------------------------------------------------
-// 2. Best fit (and aligned first fit) against a naive model
+// 2. Every policy against its naive model
 // ---------------------------------------------------------------------------------------
 
-/// A full scan of a sorted free list: what the O(log n) indexes must agree with.
-#[derive(Debug)]
-struct NaiveModel {
-    capacity: usize,
-    best_fit: bool,
-    /// (start, size), sorted by start, never adjacent.
-    free: Vec<(usize, usize)>,
-    live: BTreeMap<usize, usize>,
-}
-
-/// Where `size` units aligned to `align` start inside the free block `(start, block)`.
-fn fit(start: usize, block: usize, size: usize, align: usize) -> Option<usize> {
-    let at = start.checked_add(align - 1)? & !(align - 1);
-    let used = (at - start).checked_add(size)?;
-    (used <= block).then_some(at)
-}
-
-impl NaiveModel {
-    fn new(capacity: usize, best_fit: bool) -> Self {
-        NaiveModel { capacity, best_fit, free: vec![(0, capacity)], live: BTreeMap::new() }
-    }
-
-    fn allocate(&mut self, size: usize, align: usize) -> Result<usize, Error> {
-        if !align.is_power_of_two() {
-            return Err(Error::InvalidAlignment);
-        }
-        if size == 0 {
-            return Err(Error::InvalidSize);
-        }
-        let candidates =
-            self.free.iter().enumerate().filter_map(|(i, &(start, block))| Some((i, fit(start, block, size, align)?)));
-        let chosen = if self.best_fit {
-            candidates.min_by_key(|&(i, _)| (self.free[i].1, self.free[i].0))
-        } else {
-            candidates.min_by_key(|&(_, at)| at)
-        };
-        let (i, at) = chosen.ok_or(Error::OutOfMemory)?;
-        let (start, block) = self.free.remove(i);
-        let mut pieces = Vec::new();
-        if at > start {
-            pieces.push((start, at - start));
-        }
-        if start + block > at + size {
-            pieces.push((at + size, start + block - at - size));
-        }
-        self.free.splice(i..i, pieces);
-        self.live.insert(at, size);
-        Ok(at)
-    }
-
-    fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        if addr >= self.capacity {
-            return Err(Error::InvalidAddress);
-        }
-        if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            return Err(Error::InvalidSize);
-        }
-        match self.live.get(&addr) {
-            None => return Err(Error::NotAllocated),
-            Some(&live) if live != size => return Err(Error::SizeMismatch),
-            Some(_) => {}
-        }
-        self.live.remove(&addr);
-        self.free.push((addr, size));
-        self.free.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.free.len());
-        for &(start, size) in &self.free {
-            match merged.last_mut() {
-                Some(last) if last.0 + last.1 == start => last.1 += size,
-                _ => merged.push((start, size)),
-            }
-        }
-        self.free = merged;
-        Ok(())
-    }
-}
-
-fn policy_matches_naive_model(policy: Policy, capacity: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+fn policy_matches_its_model(policy: Policy, capacity: usize, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut heap = MemoryAllocator::with_options(Options::new(capacity).policy(policy)).unwrap();
-    let mut model = NaiveModel::new(capacity, policy == Policy::BestFit);
+    let mut model = support::model(policy, capacity, 1);
     let mut history = History::default();
     for (step, op) in ops.iter().enumerate() {
         for call in resolve(op, capacity, &history) {
-            let got = run_checked(&mut heap, call)?;
-            let expected = match call {
-                Call::Allocate(size) => model.allocate(size, 1),
-                Call::AllocateAligned(size, alignment) => model.allocate(size, alignment),
-                Call::Free(addr, size) => model.free(addr, size).map(|()| addr),
-            };
-            prop_assert_eq!(got, expected, "{:?}, step {}: {:?} -> {:?}", policy, step, op, call);
-            match (call, got) {
-                (Call::Allocate(size) | Call::AllocateAligned(size, _), Ok(addr)) => history.allocated(addr, size),
-                (Call::Free(addr, size), Ok(_)) => history.freed(addr, size),
-                _ => {}
-            }
-            prop_assert_eq!(free_list(&heap), &model.free[..], "free lists differ after step {}", step);
-            let stats = heap.stats();
-            prop_assert_eq!(stats.allocations, model.live.len());
-            prop_assert_eq!(stats.largest_free, model.free.iter().map(|b| b.1).max().unwrap_or(0));
-            prop_assert_eq!(stats.padding, 0);
+            let what = (policy, step, op, call);
+            let got =
+                run_against_model(&mut heap, &mut model, &what, |h| call.on_heap(h), |m, got| call.on_model(m, got))?;
+            history.record(call, got);
         }
     }
     Ok(())
@@ -420,12 +370,22 @@ proptest! {
 
     #[test]
     fn best_fit_matches_a_naive_model(capacity in capacity(), ops in ops(true, 80)) {
-        policy_matches_naive_model(Policy::BestFit, capacity, &ops)?;
+        policy_matches_its_model(Policy::BestFit, capacity, &ops)?;
     }
 
     #[test]
     fn aligned_first_fit_matches_a_naive_model(capacity in capacity(), ops in ops(true, 80)) {
-        policy_matches_naive_model(Policy::FirstFit, capacity, &ops)?;
+        policy_matches_its_model(Policy::FirstFit, capacity, &ops)?;
+    }
+
+    #[test]
+    fn tlsf_matches_its_model(capacity in capacity(), ops in ops(true, 80)) {
+        policy_matches_its_model(Policy::Tlsf, capacity, &ops)?;
+    }
+
+    #[test]
+    fn buddy_matches_its_model(capacity in capacity(), ops in ops(true, 80)) {
+        policy_matches_its_model(Policy::Buddy, capacity, &ops)?;
     }
 }
 
@@ -465,170 +425,68 @@ fn resize_ops() -> impl Strategy<Value = Vec<ResizeOp>> {
     prop::collection::vec(op, 1..=60)
 }
 
-fn align_up(value: usize, align: usize) -> Option<usize> {
-    value.checked_add(align - 1).map(|v| v & !(align - 1))
-}
-
-/// Where the policy places a footprint of `footprint` units aligned to `align`, read off
-/// the map before the call.
-fn predicted_placement(policy: Policy, blocks: &[Block], footprint: usize, align: usize) -> Option<usize> {
-    let fits = blocks
-        .iter()
-        .filter(|b| b.kind == BlockKind::Free)
-        .filter_map(|b| fit(b.start, b.size, footprint, align).map(|at| (b.size, b.start, at)));
-    match policy {
-        Policy::BestFit => fits.min_by_key(|&(size, start, _)| (size, start)).map(|(.., at)| at),
-        _ => fits.map(|(.., at)| at).next(),
-    }
-}
-
+/// An allocator and the model of its policy, stepped together.
 struct Resizer {
-    policy: Policy,
-    capacity: usize,
-    m: usize,
     heap: MemoryAllocator,
-    /// The live allocations as the test knows them: address -> size.
-    live: BTreeMap<usize, usize>,
+    model: Model,
 }
 
 impl Resizer {
+    fn new(policy: Policy, capacity: usize, m: usize) -> Self {
+        let heap = MemoryAllocator::with_options(Options::new(capacity).policy(policy).min_alignment(m)).unwrap();
+        Resizer { heap, model: support::model(policy, capacity, m) }
+    }
+
     fn pick(&self, selector: usize) -> Option<(usize, usize)> {
-        (!self.live.is_empty()).then(|| {
-            let (&addr, &size) = self.live.iter().nth(selector % self.live.len()).unwrap();
-            (addr, size)
-        })
+        let live = self.model.live();
+        live.iter().nth(selector.checked_rem(live.len())?).map(|(&addr, &size)| (addr, size))
     }
 
-    /// The whole state must be exactly what the test expects.
-    fn check(&self) -> Result<(), TestCaseError> {
-        let heap = &self.heap;
-        invariants(heap)?;
-        let blocks = heap.blocks();
-        let allocated: BTreeMap<usize, usize> =
-            blocks.iter().filter(|b| b.kind == BlockKind::Allocated).map(|b| (b.start, b.size)).collect();
-        prop_assert_eq!(&allocated, &self.live, "the map's allocations are not the live ones");
-        let stats = heap.stats();
-        prop_assert_eq!(stats.allocations, self.live.len());
-        prop_assert_eq!(stats.allocated, self.live.values().sum::<usize>());
-        let rounding: usize = self.live.values().map(|&size| align_up(size, self.m).unwrap() - size).sum();
-        prop_assert_eq!(stats.padding, rounding + self.capacity % self.m, "padding: rounding plus the tail");
-        for b in blocks.iter().filter(|b| b.kind == BlockKind::Free) {
-            prop_assert_eq!((b.start % self.m, b.size % self.m), (0, 0), "free extent off the alignment: {}", b);
-        }
-        for &addr in self.live.keys() {
-            prop_assert_eq!(addr % self.m, 0);
-        }
-        Ok(())
-    }
-
-    fn expect_unchanged<T: std::fmt::Debug>(
+    /// Runs `call` on the heap and `expect` on the model, as [`run_against_model`] does.
+    fn call<T: Copy + PartialEq + Debug>(
         &mut self,
-        expected: Error,
-        what: &str,
+        what: String,
         call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
+        expect: impl FnOnce(&mut Model, Option<T>) -> Result<T, models::Error>,
     ) -> Result<(), TestCaseError> {
-        let (blocks, stats) = (self.heap.blocks(), self.heap.stats());
-        let got = call(&mut self.heap).map(|v| format!("{v:?}"));
-        prop_assert_eq!(got, Err(expected), "{}", what);
-        prop_assert_eq!(self.heap.blocks(), blocks, "{} was rejected but changed the map", what);
-        prop_assert_eq!(self.heap.stats(), stats, "{} was rejected but changed the stats", what);
-        Ok(())
+        run_against_model(&mut self.heap, &mut self.model, &what, call, expect).map(drop)
     }
 
-    /// `allocate(size)` when `alignment` is `None`, else `allocate_aligned(size, alignment)`.
-    fn allocate(&mut self, size: usize, alignment: Option<usize>) -> Result<(), TestCaseError> {
-        let what = format!("allocate({size}) aligned to {alignment:?}");
-        let call = |h: &mut MemoryAllocator| match alignment {
-            None => h.allocate(size),
-            Some(alignment) => h.allocate_aligned(size, alignment),
-        };
-        let alignment = alignment.unwrap_or(1);
-        if !alignment.is_power_of_two() {
-            return self.expect_unchanged(Error::InvalidAlignment, &what, call);
+    /// What holds whatever the model says: every address and free extent on the alignment.
+    fn check_alignment(&self) -> Result<(), TestCaseError> {
+        let m = self.model.min_alignment();
+        for b in self.heap.blocks().iter().filter(|b| b.kind == BlockKind::Free) {
+            prop_assert_eq!((b.start % m, b.size % m), (0, 0), "free extent off the alignment: {}", b);
         }
-        if size == 0 {
-            return self.expect_unchanged(Error::InvalidSize, &what, call);
+        for &addr in self.model.live().keys() {
+            prop_assert_eq!(addr % m, 0);
         }
-        let align = alignment.max(self.m);
-        let predicted = align_up(size, self.m)
-            .and_then(|footprint| predicted_placement(self.policy, &self.heap.blocks(), footprint, align));
-        let Some(at) = predicted else {
-            return self.expect_unchanged(Error::OutOfMemory, &what, call);
-        };
-        prop_assert_eq!(call(&mut self.heap), Ok(at), "{}", what);
-        self.live.insert(at, size);
-        Ok(())
-    }
-
-    /// The error `free(addr, size)` must give, in check order; `None` when it succeeds.
-    fn free_error(&self, addr: usize, size: usize) -> Option<Error> {
-        let live = self.live.get(&addr).copied();
-        if addr >= self.capacity {
-            Some(Error::InvalidAddress)
-        } else if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
-            Some(Error::InvalidSize)
-        } else if live.is_none() {
-            Some(Error::NotAllocated)
-        } else if live != Some(size) {
-            Some(Error::SizeMismatch)
-        } else {
-            None
-        }
-    }
-
-    fn realloc(&mut self, addr: usize, old: usize, new: usize) -> Result<(), TestCaseError> {
-        let what = format!("reallocate({addr}, {old}, {new})");
-        let error = self.free_error(addr, old).or((new == 0).then_some(Error::InvalidSize));
-        if let Some(error) = error {
-            return self.expect_unchanged(error, &what, |h| h.reallocate(addr, old, new));
-        }
-        let blocks = self.heap.blocks();
-        let old_footprint = align_up(old, self.m).unwrap();
-        let predicted = align_up(new, self.m).and_then(|new_footprint| {
-            if new_footprint <= old_footprint {
-                return Some(addr);
-            }
-            let growth = new_footprint - old_footprint;
-            let next = blocks.iter().find(|b| b.start == addr + old_footprint);
-            if next.is_some_and(|b| b.kind == BlockKind::Free && b.size >= growth) {
-                return Some(addr);
-            }
-            predicted_placement(self.policy, &blocks, new_footprint, self.m)
-        });
-        let Some(at) = predicted else {
-            return self.expect_unchanged(Error::OutOfMemory, &what, |h| h.reallocate(addr, old, new));
-        };
-        prop_assert_eq!(self.heap.reallocate(addr, old, new), Ok(at), "{}", what);
-        self.live.remove(&addr);
-        self.live.insert(at, new);
         Ok(())
     }
 
     fn step(&mut self, op: &ResizeOp) -> Result<(), TestCaseError> {
-        let capacity = self.capacity;
+        let capacity = self.model.capacity();
         let raw = |selector: usize| (selector % capacity.saturating_add(2), 1);
         match *op {
-            ResizeOp::Allocate(size) => self.allocate(size.resolve(capacity), None)?,
-            ResizeOp::AllocateAligned(size, alignment) => self.allocate(size.resolve(capacity), Some(alignment))?,
+            ResizeOp::Allocate(size) => {
+                let size = size.resolve(capacity);
+                self.call(format!("allocate({size})"), |h| h.allocate(size), |m, got| m.allocate(size, 1, got))?;
+            }
+            ResizeOp::AllocateAligned(size, align) => {
+                let size = size.resolve(capacity);
+                self.call(
+                    format!("allocate_aligned({size}, {align})"),
+                    |h| h.allocate_aligned(size, align),
+                    |m, got| m.allocate(size, align, got),
+                )?;
+            }
             ResizeOp::Free(s) => {
                 let (addr, size) = self.pick(s).unwrap_or(raw(s));
-                match self.free_error(addr, size) {
-                    None => {
-                        prop_assert_eq!(self.heap.free(addr, size), Ok(()));
-                        self.live.remove(&addr);
-                    }
-                    Some(error) => self.expect_unchanged(error, "free", |h| h.free(addr, size))?,
-                }
+                self.call(format!("free({addr}, {size})"), |h| h.free(addr, size), |m, _| m.free(addr, size))?;
             }
-            ResizeOp::FreeAt(s) => {
-                let addr = self.pick(s).map_or(raw(s).0, |(addr, _)| addr);
-                self.free_at(addr)?;
-            }
+            ResizeOp::FreeAt(s) => self.free_at(self.pick(s).map_or(raw(s).0, |(addr, _)| addr))?,
             ResizeOp::FreeAtRaw(addr) => self.free_at(addr)?,
-            ResizeOp::SizeOf(s) => {
-                let addr = self.pick(s).map_or(raw(s).0, |(addr, _)| addr);
-                self.size_of(addr)?;
-            }
+            ResizeOp::SizeOf(s) => self.size_of(self.pick(s).map_or(raw(s).0, |(addr, _)| addr))?,
             ResizeOp::SizeOfRaw(addr) => self.size_of(addr)?,
             ResizeOp::Realloc(s, new) => {
                 let (addr, old) = self.pick(s).unwrap_or(raw(s));
@@ -639,42 +497,34 @@ impl Resizer {
                 self.realloc(addr, old.wrapping_add_signed(d.into()), new.resolve(capacity))?;
             }
             ResizeOp::Reset => {
-                self.heap.reset();
-                self.live.clear();
-                let fresh =
-                    MemoryAllocator::with_options(Options::new(capacity).policy(self.policy).min_alignment(self.m))
-                        .unwrap();
-                prop_assert_eq!(self.heap.blocks(), fresh.blocks());
-                prop_assert_eq!(self.heap.stats(), fresh.stats());
+                let reset = |h: &mut MemoryAllocator| {
+                    h.reset();
+                    Ok(())
+                };
+                self.call("reset()".into(), reset, |m, _| {
+                    m.reset();
+                    Ok(())
+                })?;
             }
         }
-        self.check()
+        self.check_alignment()
     }
 
     fn free_at(&mut self, addr: usize) -> Result<(), TestCaseError> {
-        if addr >= self.capacity {
-            return self.expect_unchanged(Error::InvalidAddress, "free_at", |h| h.free_at(addr));
-        }
-        if self.live.remove(&addr).is_none() {
-            return self.expect_unchanged(Error::NotAllocated, "free_at", |h| h.free_at(addr));
-        }
-        prop_assert_eq!(self.heap.free_at(addr), Ok(()));
-        Ok(())
+        self.call(format!("free_at({addr})"), |h| h.free_at(addr), |m, _| m.free_at(addr))
     }
 
     fn size_of(&mut self, addr: usize) -> Result<(), TestCaseError> {
-        let expected = if addr >= self.capacity {
-            Err(Error::InvalidAddress)
-        } else {
-            self.live.get(&addr).copied().ok_or(Error::NotAllocated)
-        };
-        prop_assert_eq!(self.heap.size_of(addr), expected, "size_of({})", addr);
-        Ok(())
+        self.call(format!("size_of({addr})"), |h| h.size_of(addr), |m, _| m.size_of(addr))
     }
-}
 
-fn policy() -> impl Strategy<Value = Policy> {
-    prop_oneof![Just(Policy::FirstFit), Just(Policy::BestFit)]
+    fn realloc(&mut self, addr: usize, old: usize, new: usize) -> Result<(), TestCaseError> {
+        self.call(
+            format!("reallocate({addr}, {old}, {new})"),
+            |h| h.reallocate(addr, old, new),
+            |m, got| m.reallocate(addr, old, new, got),
+        )
+    }
 }
 
 fn min_alignment() -> impl Strategy<Value = usize> {
@@ -695,16 +545,15 @@ proptest! {
 
     #[test]
     fn resizing_keeps_the_map_and_the_counters_exact(
-        policy in policy(),
+        policy in prop::sample::select(Policy::ALL.as_slice()),
         m in min_alignment(),
         capacity in resize_capacity(),
         ops in resize_ops(),
     ) {
-        let heap = MemoryAllocator::with_options(Options::new(capacity).policy(policy).min_alignment(m)).unwrap();
-        let mut resizer = Resizer { policy, capacity, m, heap, live: BTreeMap::new() };
-        resizer.check()?;
+        let mut resizer = Resizer::new(policy, capacity, m);
+        resizer.check_alignment()?;
         for (step, op) in ops.iter().enumerate() {
-            resizer.step(op).map_err(|e| TestCaseError::fail(format!("step {step}: {op:?}: {e}")))?;
+            resizer.step(op).map_err(|e| TestCaseError::fail(format!("{policy}, step {step}: {op:?}: {e}")))?;
         }
     }
 }

@@ -4,8 +4,7 @@
 //! - memalloc through the Rust API, one per [`Policy`] ([`RustApi`]);
 //! - memalloc first fit through the C functions `ma_alloc`/`ma_free` ([`CApi`]), which add
 //!   the NULL checks, the lock and the panic boundary;
-//! - the reference O(n) first fit of `tests/support/reference.rs` ([`Reference`]); the
-//!   including crate declares it as `mod reference` at its root;
+//! - the reference O(n) first fit, `memalloc_models::ReferenceAllocator` ([`Reference`]);
 //! - `offset-allocator` (Bevy's port of Sebastian Aaltonen's O(1) bin allocator: 32-bit
 //!   sizes, a fixed node budget) ([`OffsetAlloc`]);
 //! - `xalloc`'s TLSF (`xalloc::SysTlsf<u32>`: two-level segregated fit over external
@@ -22,8 +21,8 @@ use std::ops::Range;
 
 use memalloc::ffi::{MA_ERR_OUT_OF_MEMORY, MA_OK, ma_alloc, ma_allocator, ma_create, ma_destroy, ma_free};
 use memalloc::{Error, MemoryAllocator, Options, Policy};
+use memalloc_models::ReferenceAllocator;
 
-use crate::reference::ReferenceAllocator;
 use crate::trace::{ChurnTrace, Op};
 
 /// An allocator as the benchmarks see it: allocate a size, free what was allocated.
@@ -130,7 +129,7 @@ impl Subject for Reference {
         let size = size as usize;
         match self.0.allocate(size) {
             Ok(addr) => Some((addr, size)),
-            Err(Error::OutOfMemory) => None,
+            Err(memalloc_models::Error::OutOfMemory) => None,
             Err(e) => panic!("allocate({size}) failed: {e}"),
         }
     }

@@ -4,11 +4,11 @@
 //! - [`ops`]: the Rust core. Bytes decode (with `arbitrary`) into a creation (any
 //!   capacity, policy and `min_alignment`, valid or not) and a sequence of calls with
 //!   valid, stale, shifted, wrong-size and out-of-range arguments. Every result is checked
-//!   against [`model::Model`]: first fit exactly against the reference
-//!   (`tests/support/reference.rs`), best fit exactly against a naive best fit, TLSF and
-//!   buddy by their guarantees (the address lies in a free block that holds the request;
-//!   out of memory exactly when no free block can hold it) and by error agreement with
-//!   the model's live table. `check_invariants()` runs after every call.
+//!   against [`model::Model`], the naive model of its policy from `memalloc_models`: first
+//!   fit and best fit exactly, TLSF and buddy by their rules (the address lies, aligned,
+//!   in a free block that holds the request, under buddy one of the smallest fitting size;
+//!   out of memory exactly when no free block can hold it), then the whole map and every
+//!   counter. `check_invariants()` runs after every call.
 //! - [`c_api`]: the `extern "C"` functions, NULL pointers included, against a shadow
 //!   [`memalloc::MemoryAllocator`]: statuses, out-parameters untouched on error, stats and
 //!   walks consistent, nothing changed by a failed call.
@@ -29,8 +29,9 @@ pub mod input;
 pub mod model;
 pub mod ops;
 
-#[path = "../../tests/support/reference.rs"]
-pub mod reference;
+// The conversions between memalloc's types and the models', shared with the tests.
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
 use std::collections::BTreeSet;
 

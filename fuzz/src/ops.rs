@@ -2,7 +2,7 @@
 //! `check_invariants()` and the counters checked after every call.
 
 use arbitrary::{Arbitrary, Unstructured};
-use memalloc::{BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
 
 use crate::Recorder;
 use crate::input::{Addr, Alignment, Capacity, FreeSize, MinAlignment, Size, Targets, calls};
@@ -102,16 +102,15 @@ fn free_blocks(heap: &MemoryAllocator) -> Vec<(usize, usize)> {
 /// Everything the model knows must hold of `heap` after a call.
 fn check_state(heap: &MemoryAllocator, model: &Model) -> Result<(), String> {
     heap.check_invariants()?;
-    let stats = heap.stats();
-    let allocated: Vec<(usize, usize)> =
-        heap.blocks().into_iter().filter(|b| b.kind == BlockKind::Allocated).map(|b| (b.start, b.size)).collect();
-    if allocated != model.live() {
-        return Err(format!("live allocations {allocated:?}, model {:?}", model.live()));
+    let blocks = heap.blocks();
+    let want = model.blocks();
+    if blocks != want {
+        let show = |blocks: &[Block]| blocks.iter().map(Block::to_string).collect::<Vec<_>>().join(" ");
+        return Err(format!("the map differs from the model\n got: {}\nwant: {}", show(&blocks), show(&want)));
     }
-    let want = (model.capacity(), model.allocated(), model.live().len(), model.padding());
-    let got = (stats.capacity, stats.allocated, stats.allocations, stats.padding);
-    if got != want {
-        return Err(format!("(capacity, allocated, allocations, padding) = {got:?}, model {want:?}"));
+    let stats = heap.stats();
+    if stats != model.stats() {
+        return Err(format!("stats {stats:?}, model {:?}", model.stats()));
     }
     if stats.capacity != stats.allocated + stats.free + stats.padding {
         return Err(format!("capacity != allocated + free + padding: {stats:?}"));
@@ -119,17 +118,10 @@ fn check_state(heap: &MemoryAllocator, model: &Model) -> Result<(), String> {
     if (heap.free_memory(), heap.largest_free_block()) != (stats.free, stats.largest_free) {
         return Err("free_memory / largest_free_block disagree with stats".into());
     }
-    for &(addr, size) in &allocated {
-        if heap.size_of(addr) != Ok(size) {
-            return Err(format!("size_of({addr}) is not {size}"));
+    for b in blocks.iter().filter(|b| b.kind == BlockKind::Allocated) {
+        if heap.size_of(b.start) != Ok(b.size) {
+            return Err(format!("size_of({}) is not {}", b.start, b.size));
         }
-    }
-    let free = free_blocks(heap);
-    if stats.free_blocks != free.len() {
-        return Err(format!("stats say {} free blocks, the map has {}", stats.free_blocks, free.len()));
-    }
-    if model.is_exact() && free != model.free_blocks() {
-        return Err(format!("free blocks {free:?}, model {:?}", model.free_blocks()));
     }
     Ok(())
 }
@@ -208,19 +200,18 @@ fn apply(heap: &mut MemoryAllocator, model: &mut Model, op: Op) -> (&'static str
     let capacity = model.capacity();
     let live = model.live();
     let targets = Targets { capacity, live: &live, stale: model.stale() };
-    // Sizes may be chosen near a free block's; TLSF and buddy are checked against the
-    // free blocks before the call.
+    // Sizes may be chosen near a free block's.
     let free_before = free_blocks(heap);
     match op {
         Op::Alloc(size) => {
             let size = size.resolve(capacity, &free_before);
             let got = heap.allocate(size);
-            ("allocate", model.allocate(size, 1, got, &free_before).map(|()| Class::of(&got)))
+            ("allocate", model.allocate(size, 1, got).map(|()| Class::of(&got)))
         }
         Op::AllocAligned(size, align) => {
             let (size, align) = (size.resolve(capacity, &free_before), align.resolve());
             let got = heap.allocate_aligned(size, align);
-            ("allocate_aligned", model.allocate(size, align, got, &free_before).map(|()| Class::of(&got)))
+            ("allocate_aligned", model.allocate(size, align, got).map(|()| Class::of(&got)))
         }
         Op::Free(addr, size) => {
             let addr = targets.addr(addr);
@@ -244,7 +235,7 @@ fn apply(heap: &mut MemoryAllocator, model: &mut Model, op: Op) -> (&'static str
                 Ok(_) => Class::InPlace,
                 Err(e) => Class::Err(e),
             };
-            ("reallocate", model.reallocate(addr, old, new, got, &free_before).map(|()| class))
+            ("reallocate", model.reallocate(addr, old, new, got).map(|()| class))
         }
         Op::SizeOf(addr) => {
             let addr = targets.addr(addr);

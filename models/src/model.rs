@@ -1,13 +1,9 @@
-//! Naive models of every placement policy, written for clarity rather than speed: the free
-//! blocks in a sorted `Vec` scanned in full, the live allocations in a `BTreeMap`, every
-//! check of API.md in its order. They are the oracles of `tests/conformance.rs`: a policy's
-//! own placement rule is checked against them call by call, together with the map and the
-//! counters. Shared through `#[path]`, like `reference.rs` (which stays the oracle of the
-//! reference's exact first-fit addresses).
+//! [`Model`]: a naive allocator of one policy, what memalloc's `MemoryAllocator` must do,
+//! call by call.
 //!
-//! The rules, from API.md ("Policies, alignment and resizing"), with `fp` the footprint
-//! (the size rounded up to `min_alignment`, then, under buddy, to a power of two) and `a`
-//! the effective alignment (the larger of the requested one and `min_alignment`):
+//! The rules, from API.md ("Policies, alignment and resizing"), with `fp` the footprint (the
+//! size rounded up to `min_alignment`, then, under buddy, to a power of two) and `a` the
+//! effective alignment (the larger of the requested one and `min_alignment`):
 //! - first fit: the lowest `a`-aligned address where `fp` units fit in one free block;
 //! - best fit: the smallest free block that holds `fp` units at an `a`-aligned address,
 //!   ties to the lowest address, at that block's lowest `a`-aligned address;
@@ -19,29 +15,28 @@
 //!   by top-level blocks of decreasing powers of two from address 0. A request takes a
 //!   block of the smallest size that holds `fp` units and starts on a multiple of `a`
 //!   (which one of that size is the library's choice: its free lists are LIFO, like
-//!   TLSF's, so the model accepts any, passed in as `got`); that block is split in
-//!   halves, the low half kept each time, the upper halves freed, down to `fp`. A freed
-//!   block merges with its buddy (`start ^ size`) while the buddy is one free block of the
-//!   same size and the merged block stays inside one top-level block. Free blocks are
-//!   reported as they are, so neighbours that are not buddies stay apart.
+//!   TLSF's, so the model accepts any, passed in as `got`); that block is split in halves,
+//!   the low half kept each time, the upper halves freed, down to `fp`. A freed block
+//!   merges with its buddy (`start ^ size`) while the buddy is one free block of the same
+//!   size and the merged block stays inside one top-level block. Free blocks are reported
+//!   as they are, so neighbours that are not buddies stay apart.
 //!
 //! In every policy the gap before an aligned block stays free and the rest of the chosen
 //! block after the footprint stays free (first fit, best fit, TLSF: one block; buddy: the
-//! split halves).
-
-#![allow(dead_code)]
+//! split halves). The tail of the capacity past its last multiple of `min_alignment` is
+//! never usable: the map shows it as padding.
 
 use std::collections::BTreeMap;
 
-use memalloc::{Block, BlockKind, Error, Policy};
+use crate::{Error, Extent, ExtentKind, Policy, check_free};
 
 /// `value` rounded up to a multiple of `align` (a power of two); `None` on overflow.
-pub fn align_up(value: usize, align: usize) -> Option<usize> {
+fn align_up(value: usize, align: usize) -> Option<usize> {
     value.checked_add(align - 1).map(|v| v & !(align - 1))
 }
 
 /// Where `size` units aligned to `align` start inside the free block `(start, block)`.
-pub fn fit(start: usize, block: usize, size: usize, align: usize) -> Option<usize> {
+fn fit(start: usize, block: usize, size: usize, align: usize) -> Option<usize> {
     let at = align_up(start, align)?;
     let used = (at - start).checked_add(size)?;
     (used <= block).then_some(at)
@@ -52,7 +47,22 @@ fn floor_pow2(value: usize) -> usize {
     1 << (usize::BITS - 1 - value.leading_zeros())
 }
 
-/// A naive allocator of one policy: what `MemoryAllocator` must do, call by call.
+/// A naive allocator of one policy (the rules are in the [module docs](self)).
+///
+/// The calls where the policy leaves a choice (`allocate` and a moving `reallocate` under
+/// TLSF and buddy) take the library's answer as `got`: the model accepts it when it is one
+/// of the places the policy allows, and otherwise (or with `None`) names the lowest allowed
+/// place, so that comparing the two fails. Every call returns what the library must return
+/// and, on success, applies the call to the model.
+///
+/// ```
+/// use memalloc_models::{Error, Model, Policy};
+///
+/// let mut model = Model::new(Policy::Tlsf, 100, 1).unwrap();
+/// assert_eq!(model.allocate(10, 1, Some(50)), Ok(50), "inside the free block: accepted");
+/// assert_eq!(model.allocate(10, 1, Some(55)), Ok(0), "over the first one: the model names 0");
+/// assert_eq!(model.allocate(50, 1, None), Err(Error::OutOfMemory), "no free block holds 50");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Model {
     policy: Policy,
@@ -70,9 +80,16 @@ pub struct Model {
 }
 
 impl Model {
-    /// The model of a fresh allocator; `capacity > 0`, `min_alignment` a power of two.
-    pub fn new(policy: Policy, capacity: usize, min_alignment: usize) -> Self {
-        assert!(capacity > 0 && min_alignment.is_power_of_two());
+    /// The model of a fresh allocator, or the error its creation must give, in the
+    /// library's order: `InvalidArgument` for capacity 0, then `InvalidAlignment` when
+    /// `min_alignment` is not a power of two.
+    pub fn new(policy: Policy, capacity: usize, min_alignment: usize) -> Result<Self, Error> {
+        if capacity == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if !min_alignment.is_power_of_two() {
+            return Err(Error::InvalidAlignment);
+        }
         let usable = capacity & !(min_alignment - 1);
         let mut tops = Vec::new();
         let (mut start, mut rest) = (0, usable);
@@ -85,10 +102,10 @@ impl Model {
         let mut model =
             Model { policy, capacity, min_alignment, usable, tops, free: Vec::new(), live: BTreeMap::new() };
         model.reset();
-        model
+        Ok(model)
     }
 
-    /// `reset`: every allocation gone, the free space as after creation.
+    /// `reset()`: every allocation gone, the free space as after creation.
     pub fn reset(&mut self) {
         self.live.clear();
         self.free = if self.policy == Policy::Buddy {
@@ -100,14 +117,17 @@ impl Model {
         };
     }
 
+    /// The policy.
     pub fn policy(&self) -> Policy {
         self.policy
     }
 
+    /// The capacity.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// The minimum alignment.
     pub fn min_alignment(&self) -> usize {
         self.min_alignment
     }
@@ -122,7 +142,7 @@ impl Model {
         &self.live
     }
 
-    /// Buddy only: the top-level blocks.
+    /// Buddy only: the top-level blocks `(start, size)`.
     pub fn top_level_blocks(&self) -> &[(usize, usize)] {
         &self.tops
     }
@@ -175,7 +195,6 @@ impl Model {
                     _ => candidates().find(|&&(_, size)| size == smallest).map(|&(start, _)| start),
                 }
             }
-            other => panic!("no model for policy {other:?}"),
         }
     }
 
@@ -258,10 +277,10 @@ impl Model {
         self.free = merged;
     }
 
-    /// `allocate_aligned(size, align)` (`allocate` is `align` 1), given the library's
-    /// answer `got` (used only where the policy may choose, TLSF): the result the library
-    /// must give. On success the model takes the block.
-    pub fn allocate(&mut self, size: usize, align: usize, got: Result<usize, Error>) -> Result<usize, Error> {
+    /// `allocate_aligned(size, align)` (`allocate(size)` is `align` 1), given the library's
+    /// address `got` (used only where the policy may choose): the result the library must
+    /// give. On success the model takes the block.
+    pub fn allocate(&mut self, size: usize, align: usize, got: Option<usize>) -> Result<usize, Error> {
         if !align.is_power_of_two() {
             return Err(Error::InvalidAlignment);
         }
@@ -269,22 +288,21 @@ impl Model {
             return Err(Error::InvalidSize);
         }
         let fp = self.footprint(size).ok_or(Error::OutOfMemory)?;
-        let at = self.choose(fp, align.max(self.min_alignment), got.ok()).ok_or(Error::OutOfMemory)?;
+        let at = self.choose(fp, align.max(self.min_alignment), got).ok_or(Error::OutOfMemory)?;
         self.take(at, fp);
         self.live.insert(at, size);
         Ok(at)
     }
 
-    /// The error `free(addr, size)` must give, in API.md's order; `None` when it succeeds.
-    pub fn free_error(&self, addr: usize, size: usize) -> Option<Error> {
-        crate::reference::check_free(self.capacity, addr, size, self.live.get(&addr).copied()).err()
+    /// The checks of `free(addr, size)` (and of `reallocate`'s old block), in API.md's
+    /// order, without changing anything.
+    pub fn check_free(&self, addr: usize, size: usize) -> Result<(), Error> {
+        check_free(self.capacity, addr, size, self.live.get(&addr).copied())
     }
 
     /// `free(addr, size)`.
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        if let Some(error) = self.free_error(addr, size) {
-            return Err(error);
-        }
+        self.check_free(addr, size)?;
         self.live.remove(&addr);
         self.give(addr, self.live_footprint(size));
         Ok(())
@@ -304,21 +322,14 @@ impl Model {
         self.free(addr, size)
     }
 
-    /// `reallocate(addr, old, new)`, given the library's answer `got` (for TLSF's choice
-    /// when the block moves). Shrinks in place (the tail is given back); grows in place
-    /// when the free block right after the footprint holds the growth (buddy: only when
-    /// the footprint already holds `new`); else moves to where the policy places `new`
-    /// while the old block is held, then frees the old block. Out of memory changes nothing.
-    pub fn reallocate(
-        &mut self,
-        addr: usize,
-        old: usize,
-        new: usize,
-        got: Result<usize, Error>,
-    ) -> Result<usize, Error> {
-        if let Some(error) = self.free_error(addr, old) {
-            return Err(error);
-        }
+    /// `reallocate(addr, old, new)`, given the library's address `got` (for the policy's
+    /// choice when the block moves). Shrinks in place (the tail is given back); grows in
+    /// place when the free block right after the footprint holds the growth (buddy: only
+    /// when the footprint already holds `new`); else moves to where the policy places
+    /// `new` while the old block is held, then frees the old block. Out of memory changes
+    /// nothing.
+    pub fn reallocate(&mut self, addr: usize, old: usize, new: usize, got: Option<usize>) -> Result<usize, Error> {
+        self.check_free(addr, old)?;
         if new == 0 {
             return Err(Error::InvalidSize);
         }
@@ -338,7 +349,7 @@ impl Model {
             self.live.insert(addr, new);
             return Ok(addr);
         }
-        let at = self.choose(new_fp, self.min_alignment, got.ok()).ok_or(Error::OutOfMemory)?;
+        let at = self.choose(new_fp, self.min_alignment, got).ok_or(Error::OutOfMemory)?;
         self.take(at, new_fp);
         self.live.remove(&addr);
         self.give(addr, old_fp);
@@ -346,30 +357,30 @@ impl Model {
         Ok(at)
     }
 
-    /// The memory map the library must report: free blocks, allocations each followed by
-    /// its padding, and the tail past `usable` as padding.
-    pub fn blocks(&self) -> Vec<Block> {
+    /// The memory map the library must report, by address: free blocks, allocations each
+    /// followed by its padding, and the tail past the usable range as padding.
+    pub fn blocks(&self) -> Vec<Extent> {
+        let extent = |start, size, kind| Extent { start, size, kind };
         let mut map = Vec::new();
         let mut free = self.free.iter().peekable();
         for (&start, &size) in &self.live {
-            while let Some(&&(s, n)) = free.peek().filter(|&&&(s, _)| s < start) {
-                map.push(Block { start: s, size: n, kind: BlockKind::Free });
-                free.next();
+            while let Some(&(s, n)) = free.next_if(|&&(s, _)| s < start) {
+                map.push(extent(s, n, ExtentKind::Free));
             }
-            map.push(Block { start, size, kind: BlockKind::Allocated });
+            map.push(extent(start, size, ExtentKind::Allocated));
             let fp = self.live_footprint(size);
             if fp > size {
-                map.push(Block { start: start + size, size: fp - size, kind: BlockKind::Padding });
+                map.push(extent(start + size, fp - size, ExtentKind::Padding));
             }
         }
-        map.extend(free.map(|&(start, size)| Block { start, size, kind: BlockKind::Free }));
+        map.extend(free.map(|&(start, size)| extent(start, size, ExtentKind::Free)));
         if self.usable < self.capacity {
-            map.push(Block { start: self.usable, size: self.capacity - self.usable, kind: BlockKind::Padding });
+            map.push(extent(self.usable, self.capacity - self.usable, ExtentKind::Padding));
         }
         map
     }
 
-    /// Units in free blocks.
+    /// The units in free blocks.
     pub fn free_units(&self) -> usize {
         self.free.iter().map(|&(_, size)| size).sum()
     }
@@ -384,8 +395,133 @@ impl Model {
         self.live.values().sum()
     }
 
-    /// Units held beyond the live sizes, plus the unusable tail.
+    /// The units held beyond the live sizes, plus the unusable tail.
     pub fn padding(&self) -> usize {
         self.live.values().map(|&size| self.live_footprint(size) - size).sum::<usize>() + (self.capacity - self.usable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExtentKind::{Allocated, Free, Padding};
+    use crate::ReferenceAllocator;
+
+    /// The map as `(start, size, kind)`, short to write out.
+    fn map(model: &Model) -> Vec<(usize, usize, ExtentKind)> {
+        model.blocks().into_iter().map(|e| (e.start, e.size, e.kind)).collect()
+    }
+
+    #[test]
+    fn creation() {
+        assert_eq!(Model::new(Policy::FirstFit, 0, 3).unwrap_err(), Error::InvalidArgument, "capacity first");
+        assert_eq!(Model::new(Policy::FirstFit, 10, 3).unwrap_err(), Error::InvalidAlignment);
+        let tiny = Model::new(Policy::BestFit, 5, 8).unwrap();
+        assert_eq!(map(&tiny), [(0, 5, Padding)], "nothing usable below min_alignment");
+        let buddy = Model::new(Policy::Buddy, 100, 1).unwrap();
+        assert_eq!(buddy.free_blocks(), [(0, 64), (64, 32), (96, 4)], "decreasing powers of two");
+    }
+
+    /// REFERENCE.md's worked example, under the first-fit model.
+    #[test]
+    fn first_fit_runs_the_worked_example() {
+        let mut model = Model::new(Policy::FirstFit, 100, 1).unwrap();
+        assert_eq!([20, 30, 40].map(|size| model.allocate(size, 1, None)), [Ok(0), Ok(20), Ok(50)]);
+        model.free(20, 30).unwrap();
+        assert_eq!(model.allocate(25, 1, None), Ok(20));
+        model.free(0, 20).unwrap();
+        model.free(20, 25).unwrap();
+        assert_eq!(map(&model), [(0, 50, Free), (50, 40, Allocated), (90, 10, Free)]);
+    }
+
+    /// The first-fit model and the reference agree on allocate and free (a fixed
+    /// pseudo-random sequence), so the two oracles cannot drift apart.
+    #[test]
+    fn first_fit_agrees_with_the_reference() {
+        let mut model = Model::new(Policy::FirstFit, 1000, 1).unwrap();
+        let mut reference = ReferenceAllocator::new(1000).unwrap();
+        let mut live = Vec::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..2000 {
+            // xorshift64: enough randomness, no dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pick = (state >> 32) as usize;
+            if live.is_empty() || pick % 5 < 3 {
+                let size = 1 + pick % 40;
+                let got = reference.allocate(size);
+                assert_eq!(model.allocate(size, 1, None), got);
+                live.extend(got.map(|addr| (addr, size)));
+            } else {
+                let (addr, size) = live.swap_remove(pick % live.len());
+                assert_eq!(model.free(addr, size), reference.free(addr, size));
+            }
+            assert_eq!(model.free_blocks(), reference.free_blocks());
+        }
+    }
+
+    #[test]
+    fn best_fit_takes_the_smallest_block_ties_to_the_lowest_address() {
+        let mut model = Model::new(Policy::BestFit, 100, 1).unwrap();
+        for (size, at) in [(10, 0), (5, 10), (10, 15), (5, 25), (10, 30)] {
+            assert_eq!(model.allocate(size, 1, None), Ok(at));
+        }
+        model.free(10, 5).unwrap();
+        model.free(25, 5).unwrap();
+        assert_eq!(model.free_blocks(), [(10, 5), (25, 5), (40, 60)]);
+        assert_eq!(model.allocate(4, 1, None), Ok(10), "two 5-unit blocks tie: the lower one");
+        assert_eq!(model.allocate(2, 2, None), Ok(26), "aligned: the smallest block with room at a multiple of 2");
+        assert_eq!(model.free_blocks(), [(14, 1), (25, 1), (28, 2), (40, 60)], "the gap before stays free");
+    }
+
+    #[test]
+    fn min_alignment_rounds_footprints_and_pads() {
+        let mut model = Model::new(Policy::FirstFit, 30, 8).unwrap();
+        assert_eq!(model.allocate(3, 1, None), Ok(0));
+        assert_eq!(map(&model), [(0, 3, Allocated), (3, 5, Padding), (8, 16, Free), (24, 6, Padding)]);
+        assert_eq!((model.allocated(), model.padding(), model.free_units()), (3, 11, 16));
+        assert_eq!(model.reallocate(0, 3, 9, None), Ok(0), "grows in place into the free block after it");
+        assert_eq!(model.reallocate(0, 9, 25, None), Err(Error::OutOfMemory), "32 units do not fit");
+        assert_eq!(model.free_at(0), Ok(()));
+        assert_eq!(model.free_blocks(), [(0, 24)]);
+    }
+
+    #[test]
+    fn tlsf_accepts_any_fitting_place() {
+        let mut model = Model::new(Policy::Tlsf, 100, 1).unwrap();
+        assert_eq!(model.allocate(10, 4, Some(52)), Ok(52));
+        assert_eq!(model.allocate(10, 4, Some(56)), Ok(0), "over a live block: refused, the model names 0");
+        assert_eq!(model.free_blocks(), [(10, 42), (62, 38)]);
+        assert_eq!(model.allocate(43, 1, Some(10)), Err(Error::OutOfMemory), "no free block holds 43");
+    }
+
+    #[test]
+    fn buddy_splits_low_half_first_and_merges_back() {
+        let mut model = Model::new(Policy::Buddy, 64, 1).unwrap();
+        assert_eq!(model.allocate(5, 1, None), Ok(0));
+        assert_eq!(map(&model), [(0, 5, Allocated), (5, 3, Padding), (8, 8, Free), (16, 16, Free), (32, 32, Free)]);
+        assert_eq!(model.allocate(8, 1, Some(32)), Ok(8), "32 is not of the smallest fitting size");
+        assert_eq!(model.allocate(3, 1, Some(20)), Ok(16), "20 starts no free block: the model names 16");
+        assert_eq!(model.free_blocks(), [(20, 4), (24, 8), (32, 32)]);
+        model.free(16, 3).unwrap();
+        model.free(8, 8).unwrap();
+        model.free(0, 5).unwrap();
+        assert_eq!(model.free_blocks(), [(0, 64)]);
+        // A grown block moves: buddy grows in place only within its footprint.
+        assert_eq!(model.allocate(16, 1, None), Ok(0));
+        assert_eq!(model.reallocate(0, 16, 17, Some(32)), Ok(32));
+        assert_eq!(model.free_blocks(), [(0, 32)]);
+    }
+
+    #[test]
+    fn buddy_never_merges_across_top_level_blocks() {
+        let mut model = Model::new(Policy::Buddy, 96, 1).unwrap();
+        assert_eq!(model.top_level_blocks(), [(0, 64), (64, 32)]);
+        assert_eq!(model.allocate(32, 1, None), Ok(64), "the 32-unit top-level block is the smallest");
+        assert_eq!(model.allocate(32, 1, Some(32)), Ok(0), "32 starts no free block: the 64 at 0");
+        model.free(64, 32).unwrap();
+        model.free(0, 32).unwrap();
+        assert_eq!(model.free_blocks(), [(0, 64), (64, 32)]);
     }
 }
