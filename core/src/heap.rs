@@ -195,11 +195,12 @@ impl<I: Index> Heap<I> {
         Ok(new_addr)
     }
 
-    /// Frees every allocation at once: the map is as after creation.
+    /// Frees every allocation at once: the map is as after creation (the memory of the
+    /// tables is kept for the next peak).
     pub(crate) fn reset(&mut self) {
         self.blocks.clear();
         let usable = self.usable();
-        self.index = I::new(usable, &mut self.blocks);
+        self.index.reset(usable, &mut self.blocks);
         self.live.clear();
         self.allocated = 0;
         self.padding = self.capacity - usable;
@@ -307,5 +308,121 @@ impl<I: Index> Heap<I> {
             return Err(format!("largest free block is {largest}, index says {}", stats.largest_free));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use memalloc_models::{Error as ModelError, ExtentKind, Model, Policy as ModelPolicy};
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::index::{BuddyIndex, FirstFitIndex, TinyBestFit, TinyFirstFit, TlsfIndex};
+
+    fn model_error(error: Error) -> ModelError {
+        match error {
+            Error::InvalidSize => ModelError::InvalidSize,
+            Error::OutOfMemory => ModelError::OutOfMemory,
+            Error::InvalidAddress => ModelError::InvalidAddress,
+            Error::NotAllocated => ModelError::NotAllocated,
+            Error::SizeMismatch => ModelError::SizeMismatch,
+            Error::InvalidAlignment => ModelError::InvalidAlignment,
+            Error::InvalidArgument => ModelError::InvalidArgument,
+            other => panic!("the heap never answers {other:?}"),
+        }
+    }
+
+    fn model_kind(kind: BlockKind) -> ExtentKind {
+        match kind {
+            BlockKind::Free => ExtentKind::Free,
+            BlockKind::Allocated => ExtentKind::Allocated,
+            BlockKind::Padding => ExtentKind::Padding,
+        }
+    }
+
+    /// Random allocations (aligned or not), frees, reallocations and resets on a heap with
+    /// index `I`, checked call by call against the shared model of `policy`: the same
+    /// results, the same map, every invariant. Phases of mostly allocating and mostly
+    /// freeing make the index grow and shrink (with tiny tree nodes, on every level).
+    fn random_calls_match_the_model<I: Index>(policy: ModelPolicy, seed: u64) {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        for round in 0..if cfg!(miri) { 1 } else { 3 } {
+            let capacity = [1 << 14, 1000, usize::MAX][round];
+            let min_alignment = [1, 8, 1][round];
+            let mut heap = Heap::<I>::new(capacity, min_alignment);
+            let mut model = Model::new(policy, capacity, min_alignment).expect("valid options");
+            let mut live: Vec<(usize, usize)> = Vec::new();
+            let max_size = if capacity == usize::MAX { usize::MAX / 64 } else { 64 };
+            for step in 0..if cfg!(miri) { 200 } else { 6000 } {
+                let allocating = (step / 500) % 2 == 0;
+                let size = |rng: &mut SmallRng| {
+                    let bound = rng.random_range(1..=max_size);
+                    1 + rng.random_range(0..bound)
+                };
+                match rng.random_range(0..10) {
+                    0..=4 if allocating || live.is_empty() => {
+                        let size = size(&mut rng);
+                        let align = if rng.random_range(0..4) == 0 { 1 << rng.random_range(0..7) } else { 1 };
+                        let got = heap.allocate(size, align);
+                        let want = model.allocate(size, align, got.ok());
+                        assert_eq!(got.map_err(model_error), want, "step {step}: allocate({size}, {align})");
+                        live.extend(got.ok().map(|addr| (addr, size)));
+                    }
+                    5 if !live.is_empty() => {
+                        let k = rng.random_range(0..live.len());
+                        let (addr, old) = live[k];
+                        let new = size(&mut rng);
+                        let got = heap.reallocate(addr, old, new);
+                        let want = model.reallocate(addr, old, new, got.ok());
+                        assert_eq!(got.map_err(model_error), want, "step {step}: reallocate({addr}, {old}, {new})");
+                        if let Ok(at) = got {
+                            live[k] = (at, new);
+                        }
+                    }
+                    6 if rng.random_range(0..200) == 0 => {
+                        heap.reset();
+                        model.reset();
+                        live.clear();
+                    }
+                    _ if !live.is_empty() => {
+                        let (addr, size) = live.swap_remove(rng.random_range(0..live.len()));
+                        assert_eq!(heap.free(addr, size).map_err(model_error), model.free(addr, size), "step {step}");
+                    }
+                    _ => {}
+                }
+                heap.check_invariants().unwrap_or_else(|e| panic!("step {step}: {e}"));
+                let map: Vec<(usize, usize, ExtentKind)> =
+                    heap.blocks().iter().map(|b| (b.start, b.size, model_kind(b.kind))).collect();
+                let want: Vec<(usize, usize, ExtentKind)> =
+                    model.blocks().iter().map(|e| (e.start, e.size, e.kind)).collect();
+                assert_eq!(map, want, "step {step}: the map differs from the model");
+            }
+        }
+    }
+
+    #[test]
+    fn first_fit_with_tiny_tree_nodes_matches_the_model() {
+        random_calls_match_the_model::<TinyFirstFit>(ModelPolicy::FirstFit, 1);
+    }
+
+    #[test]
+    fn first_fit_matches_the_model() {
+        random_calls_match_the_model::<FirstFitIndex>(ModelPolicy::FirstFit, 2);
+    }
+
+    #[test]
+    fn best_fit_with_tiny_tree_nodes_matches_the_model() {
+        random_calls_match_the_model::<TinyBestFit>(ModelPolicy::BestFit, 3);
+    }
+
+    #[test]
+    fn tlsf_matches_the_model() {
+        random_calls_match_the_model::<TlsfIndex>(ModelPolicy::Tlsf, 4);
+    }
+
+    #[test]
+    fn buddy_matches_the_model() {
+        random_calls_match_the_model::<BuddyIndex>(ModelPolicy::Buddy, 5);
     }
 }

@@ -27,6 +27,13 @@ pub(crate) use first_fit::FirstFitIndex;
 pub(crate) use tlsf::TlsfIndex;
 use tree::{BlockTree, Order};
 
+/// First fit and best fit with tiny tree nodes, for tests that drive splits and joins on
+/// every level of the tree through the whole heap.
+#[cfg(test)]
+pub(crate) type TinyFirstFit = BlockTree<first_fit::AddressOrder, 2, 4>;
+#[cfg(test)]
+pub(crate) type TinyBestFit = BlockTree<best_fit::SizeOrder, 4, 5>;
+
 /// The free-space index of one policy, and the placement requests the heap makes of it.
 pub(crate) trait Index: Clone + std::fmt::Debug {
     /// What the index keeps in each free block of the table.
@@ -38,6 +45,12 @@ pub(crate) trait Index: Clone + std::fmt::Debug {
 
     /// The index over `[0, usable)`, all free, laid out in `blocks` (empty).
     fn new(usable: usize, blocks: &mut BlockTable<Self::Words>) -> Self;
+
+    /// Makes this index as [`Index::new`] would, over `blocks` (emptied), keeping its
+    /// memory for the next peak.
+    fn reset(&mut self, usable: usize, blocks: &mut BlockTable<Self::Words>) {
+        *self = Self::new(usable, blocks);
+    }
 
     /// The units an allocation needing `size` units occupies under this policy (buddy
     /// rounds up to a power of two); `None` when that does not fit in `usize`.
@@ -89,6 +102,9 @@ pub(crate) trait FreeSet: Clone + std::fmt::Debug {
     /// An empty set.
     fn empty() -> Self;
 
+    /// Empties the set, keeping its memory.
+    fn clear(&mut self);
+
     /// A free block that holds `size` units at a multiple of `align` (a power of two),
     /// chosen by the policy: its slot and that address. `None` only when no free block can
     /// hold them.
@@ -116,6 +132,10 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
 
     fn empty() -> Self {
         BlockTree::new()
+    }
+
+    fn clear(&mut self) {
+        BlockTree::clear(self);
     }
 
     fn find(&mut self, _blocks: &BlockTable<()>, size: usize, align: usize) -> Option<(u32, usize)> {
@@ -278,11 +298,16 @@ impl<S: FreeSet> Index for S {
 
     fn new(usable: usize, blocks: &mut BlockTable<S::Words>) -> Self {
         let mut set = S::empty();
+        set.reset(usable, blocks);
+        set
+    }
+
+    fn reset(&mut self, usable: usize, blocks: &mut BlockTable<S::Words>) {
+        self.clear();
         if usable > 0 {
             let id = blocks.push_free(0, usable);
-            set.insert(blocks, id);
+            self.insert(blocks, id);
         }
-        set
     }
 
     #[inline]

@@ -237,6 +237,13 @@ impl FreeSet for TlsfIndex {
         TlsfIndex::new()
     }
 
+    fn clear(&mut self) {
+        self.heads.fill(NIL);
+        self.fl_bitmap = 0;
+        self.sl_bitmaps = [0; FL_COUNT];
+        self.largest = Some(0);
+    }
+
     fn find(&mut self, blocks: &Blocks, size: usize, align: usize) -> Option<(u32, usize)> {
         // 1. The good fit for `size`; under alignment it serves when it is aligned enough.
         if let Some(id) = self.good_fit(size) {

@@ -335,6 +335,16 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         BlockTree { leaves, inners: Slab::new(), root, height: 0, len: 0, finger: None }
     }
 
+    /// Empties the tree, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.leaves.clear();
+        self.inners.clear();
+        self.root = self.leaves.add(Leaf::EMPTY);
+        self.height = 0;
+        self.len = 0;
+        self.finger = None;
+    }
+
     /// The number of blocks.
     pub(crate) fn len(&self) -> usize {
         self.len
