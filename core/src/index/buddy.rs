@@ -79,12 +79,14 @@ pub(crate) struct BuddyIndex {
 impl BuddyIndex {
     /// The order of the top-level block that holds `addr` (`addr < capacity`): the highest
     /// bit where `addr` and the capacity differ, which is set in the capacity.
+    #[inline]
     fn top_order(&self, addr: usize) -> u32 {
         debug_assert!(addr < self.capacity);
         log2(addr ^ self.capacity)
     }
 
     /// Puts free block `id` at the head of list `order`.
+    #[inline]
     fn link(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
         let head = self.heads[order as usize];
         *blocks.words_mut(id) = [NIL, head];
@@ -96,6 +98,7 @@ impl BuddyIndex {
     }
 
     /// Takes free block `id` out of list `order`.
+    #[inline]
     fn unlink(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
         let [prev, next] = blocks.free(id).words;
         if prev == NIL {
@@ -112,6 +115,7 @@ impl BuddyIndex {
     }
 
     /// The smallest order at least `order` that has a free block.
+    #[inline]
     fn lowest_nonempty_from(&self, order: u32) -> Option<u32> {
         let orders = self.nonempty & usize::MAX.checked_shl(order).unwrap_or(0);
         (orders != 0).then(|| orders.trailing_zeros())
@@ -119,6 +123,7 @@ impl BuddyIndex {
 
     /// The free block to carve a request of `2^order` units aligned to `align` from, and
     /// its order: the smallest order that has a block that can hold it.
+    #[inline]
     fn find(&self, blocks: &Blocks, order: u32, align: usize) -> Option<(u32, u32)> {
         let align_order = align.trailing_zeros();
         // A block smaller than `align` holds an aligned request only at its start, and
@@ -168,6 +173,7 @@ impl Index for BuddyIndex {
 
     /// Takes a block of `footprint` units (a power of two) at a multiple of `align` for an
     /// allocation of `size` units; returns the allocated block's slot.
+    #[inline]
     fn take(&mut self, blocks: &mut Blocks, size: usize, footprint: usize, align: usize) -> Option<u32> {
         debug_assert!(footprint.is_power_of_two() && align.is_power_of_two());
         let order = footprint.trailing_zeros();
@@ -195,6 +201,7 @@ impl Index for BuddyIndex {
     /// Frees allocated block `id` of `footprint` units (a power of two) and merges it
     /// with its buddy, repeatedly, while the buddy is free and whole and the two stay
     /// inside their top-level block.
+    #[inline]
     fn give(&mut self, blocks: &mut Blocks, id: u32, footprint: usize) {
         let free = blocks.used_to_free(id, footprint);
         let mut start = blocks.free(free).start;

@@ -87,6 +87,7 @@ fn class_of(size: usize) -> usize {
 
 /// The smallest size in `class` (`class < CLASS_COUNT`); the class holds the sizes from
 /// there up to the next class's floor, exclusive (up to `usize::MAX` for the last class).
+#[inline]
 fn class_floor(class: usize) -> usize {
     let (fl, sl) = (class / SL_COUNT, class % SL_COUNT);
     if fl == 0 { sl } else { (SL_COUNT + sl) << (fl - 1) }
@@ -94,6 +95,7 @@ fn class_floor(class: usize) -> usize {
 
 /// The first class whose every block holds `size`: `size`'s own class when `size` is its
 /// floor, else the next one. [`CLASS_COUNT`] when there is none.
+#[inline]
 fn class_holding(size: usize) -> usize {
     let class = class_of(size);
     if class_floor(class) == size { class } else { class + 1 }
@@ -175,10 +177,9 @@ impl TlsfIndex {
         self.first_nonempty_from(class_holding(size)).map(|class| self.heads[class])
     }
 
-    /// Links block `id` of `size` units at the head of its class list.
+    /// Links block `id` at the head of the list of `class`.
     #[inline]
-    fn link(&mut self, blocks: &mut Blocks, id: u32, size: usize) {
-        let class = class_of(size);
+    fn link(&mut self, blocks: &mut Blocks, id: u32, class: usize) {
         let head = self.heads[class];
         *blocks.words_mut(id) = [NIL, head];
         if head != NIL {
@@ -189,10 +190,9 @@ impl TlsfIndex {
         self.fl_bitmap |= 1 << (class / SL_COUNT);
     }
 
-    /// Unlinks block `id`, which is in the list of the class of `size`.
+    /// Unlinks block `id`, which is in the list of `class`.
     #[inline]
-    fn unlink(&mut self, blocks: &mut Blocks, id: u32, size: usize) {
-        let class = class_of(size);
+    fn unlink(&mut self, blocks: &mut Blocks, id: u32, class: usize) {
         let [prev, next] = blocks.free(id).words;
         if prev == NIL {
             self.heads[class] = next;
@@ -244,6 +244,7 @@ impl FreeSet for TlsfIndex {
         self.largest = Some(0);
     }
 
+    #[inline]
     fn find(&mut self, blocks: &Blocks, size: usize, align: usize) -> Option<(u32, usize)> {
         // 1. The good fit for `size`; under alignment it serves when it is aligned enough.
         if let Some(id) = self.good_fit(size) {
@@ -284,27 +285,31 @@ impl FreeSet for TlsfIndex {
         None
     }
 
+    #[inline]
     fn insert(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
-        self.link(blocks, id, size);
+        self.link(blocks, id, class_of(size));
         self.largest = self.largest.map(|largest| largest.max(size));
         self.refresh_largest(blocks);
     }
 
+    #[inline]
     fn remove(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
-        self.unlink(blocks, id, size);
+        self.unlink(blocks, id, class_of(size));
         if self.largest == Some(size) {
             self.largest = None;
         }
         self.refresh_largest(blocks);
     }
 
+    #[inline]
     fn moved(&mut self, blocks: &mut Blocks, id: u32, (_, old_size): (usize, usize)) {
         let size = blocks.free(id).size;
-        if class_of(size) != class_of(old_size) {
-            self.unlink(blocks, id, old_size);
-            self.link(blocks, id, size);
+        let (old_class, class) = (class_of(old_size), class_of(size));
+        if class != old_class {
+            self.unlink(blocks, id, old_class);
+            self.link(blocks, id, class);
         }
         if size >= old_size {
             self.largest = self.largest.map(|largest| largest.max(size));
