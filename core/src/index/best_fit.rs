@@ -9,7 +9,7 @@
 //!
 //! [`tree`]: super::tree
 
-use super::tree::{BlockTree, Leaf, Order};
+use super::tree::{BlockTree, Leaf, Order, lower_bound};
 
 /// Free blocks by size, then address.
 #[derive(Debug, Clone, Copy)]
@@ -24,8 +24,17 @@ impl Order for SizeOrder {
         (size, start)
     }
 
+    #[inline]
+    fn at_most(a: (usize, usize), b: (usize, usize)) -> bool {
+        (a.0 < b.0) | ((a.0 == b.0) & (a.1 <= b.1))
+    }
+
     fn rank<const L: usize>(leaf: &Leaf<L>, key: (usize, usize)) -> usize {
-        (0..leaf.len).take_while(|&i| (leaf.sizes[i], leaf.starts[i]) < key).count()
+        // Unused slots (size 0) are past the length and left out.
+        lower_bound(leaf.len, |i| {
+            let (size, start) = (leaf.sizes[i], leaf.starts[i]);
+            (size < key.0) | ((size == key.0) & (start < key.1))
+        })
     }
 }
 

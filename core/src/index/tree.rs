@@ -40,12 +40,32 @@ pub(crate) trait Order {
     /// The key of the free block `[start, start + size)`.
     fn key(start: usize, size: usize) -> Self::Key;
 
+    /// `a <= b`, without a branch (a tuple comparison branches on its first field).
+    fn at_most(a: Self::Key, b: Self::Key) -> bool;
+
     /// The number of `leaf`'s blocks whose key is below `key`.
     fn rank<const L: usize>(leaf: &Leaf<L>, key: Self::Key) -> usize;
 }
 
 /// "No node".
 const NIL: u32 = u32::MAX;
+
+/// The number of leading indices of `0..len` for which `below` holds (`below` must hold
+/// for a prefix and fail for the rest): a binary search whose halving steps are selects,
+/// not branches, so it costs no mispredicted branch whatever the data.
+#[inline]
+pub(crate) fn lower_bound(len: usize, below: impl Fn(usize) -> bool) -> usize {
+    let (mut base, mut n) = (0, len);
+    if n == 0 {
+        return 0;
+    }
+    while n > 1 {
+        let half = n / 2;
+        base = if below(base + half - 1) { base + half } else { base };
+        n -= half;
+    }
+    base + usize::from(below(base))
+}
 
 /// The most inner levels above the leaves. Every leaf but the root holds at least
 /// `max(1, L / 4)` blocks and every inner node but the root at least `max(2, F / 4)`
@@ -87,7 +107,8 @@ impl<const L: usize> Leaf<L> {
         self.starts.copy_within(i + 1..self.len, i);
         self.sizes.copy_within(i + 1..self.len, i);
         self.ids.copy_within(i + 1..self.len, i);
-        self.truncate(self.len - 1);
+        self.len -= 1;
+        (self.starts[self.len], self.sizes[self.len], self.ids[self.len]) = (usize::MAX, 0, NIL);
     }
 
     /// Keeps the first `len` blocks; the rest of the slots get their fill values.
@@ -175,8 +196,10 @@ impl<O: Order, const F: usize> Inner<O, F> {
 
     /// The child whose subtree holds the blocks around `key`. Only the keys in use count
     /// (an unused slot's `KEY_MAX` is not above every key a caller may ask about).
+    #[inline]
     fn route(&self, key: O::Key) -> usize {
-        self.keys[1..self.len].iter().filter(|&&k| k <= key).count()
+        // Keys 1.. are sorted: the number of them at or below `key`.
+        lower_bound(self.len - 1, |i| O::at_most(self.keys[i + 1], key))
     }
 
     /// The largest block beneath this node.
@@ -266,19 +289,23 @@ fn rebalance<T: Copy, const N: usize>(left: &mut [T; N], a: usize, right: &mut [
     }
 }
 
-/// Where one block is (or would be inserted): the inner nodes passed from the root and
-/// the child taken in each, the leaf, and the position in the leaf.
+/// Where one block is (or would be inserted): the child taken in each inner node from
+/// the root, the leaf, and the position in the leaf. Small enough to copy freely; the
+/// inner nodes passed are found again from the slots ([`BlockTree::path`]) by the changes
+/// that need them.
 #[derive(Clone, Copy, Debug)]
 struct Cursor {
-    inner: [u32; MAX_HEIGHT],
     slot: [u8; MAX_HEIGHT],
     leaf: u32,
     pos: usize,
 }
 
 impl Cursor {
-    const START: Cursor = Cursor { inner: [NIL; MAX_HEIGHT], slot: [0; MAX_HEIGHT], leaf: NIL, pos: 0 };
+    const START: Cursor = Cursor { slot: [0; MAX_HEIGHT], leaf: NIL, pos: 0 };
 }
+
+/// The inner nodes a cursor passes, from the root down.
+type Path = [u32; MAX_HEIGHT];
 
 /// Free blocks in a B+ tree ordered by `O`, with leaves of up to `L` blocks and inner
 /// nodes of up to `F` children, every child slot annotated with the largest block beneath
@@ -365,6 +392,17 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         (leaf.starts[cur.pos], leaf.sizes[cur.pos], leaf.ids[cur.pos])
     }
 
+    /// The inner nodes `cur` passes, from the root down.
+    fn path(&self, cur: &Cursor) -> Path {
+        let mut path = [NIL; MAX_HEIGHT];
+        let mut id = self.root;
+        for level in 0..self.height {
+            path[level] = id;
+            id = self.inners[id].children[usize::from(cur.slot[level])];
+        }
+        path
+    }
+
     /// The cursor at the first block whose key is at least `key`, within the leaf whose
     /// range holds `key` (its position may be one past the leaf's last block).
     fn seek(&self, key: O::Key) -> Cursor {
@@ -373,7 +411,6 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         for level in 0..self.height {
             let inner = &self.inners[id];
             let c = inner.route(key);
-            cur.inner[level] = id;
             cur.slot[level] = c as u8;
             id = inner.children[c];
         }
@@ -392,7 +429,6 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         for level in 0..self.height {
             let inner = &self.inners[id];
             let c = inner.maxes.iter().position(|&m| m >= size).expect("the max above says a child fits");
-            cur.inner[level] = id;
             cur.slot[level] = c as u8;
             id = inner.children[c];
         }
@@ -414,7 +450,6 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
             return Some(at);
         }
         let inner = &self.inners[id];
-        cur.inner[level] = id;
         (0..inner.len).filter(|&c| inner.maxes[c] >= size).find_map(|c| {
             cur.slot[level] = c as u8;
             self.seek_aligned(cur, level + 1, inner.children[c], size, align)
@@ -487,18 +522,18 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
 
     /// After the lowest key of `cur`'s leaf changed to `key`: the key that holds it (in
     /// the deepest inner node where the path does not take the first child).
-    fn set_leaf_key(&mut self, cur: &Cursor, key: O::Key) {
+    fn set_leaf_key(&mut self, cur: &Cursor, path: &Path, key: O::Key) {
         if let Some(k) = (0..self.height).rev().find(|&k| cur.slot[k] > 0) {
-            self.inners[cur.inner[k]].keys[usize::from(cur.slot[k])] = key;
+            self.inners[path[k]].keys[usize::from(cur.slot[k])] = key;
         }
     }
 
     /// Restores the maxes on `cur`'s path above `level`, where the node on the path now
     /// has `max` as its largest block; stops at the first slot whose max comes out
     /// unchanged.
-    fn refresh_above(&mut self, cur: &Cursor, level: usize, mut max: usize) {
+    fn refresh_above(&mut self, cur: &Cursor, path: &Path, level: usize, mut max: usize) {
         for k in (0..level).rev() {
-            let inner = &mut self.inners[cur.inner[k]];
+            let inner = &mut self.inners[path[k]];
             if inner.maxes[usize::from(cur.slot[k])] == max {
                 return;
             }
@@ -509,9 +544,9 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
 
     /// Raises the maxes on `cur`'s path to at least `size` (a block of `size` units
     /// appeared or grew in its leaf); stops at the first slot already that high.
-    fn raise(&mut self, cur: &Cursor, size: usize) {
+    fn raise(&mut self, cur: &Cursor, path: &Path, size: usize) {
         for k in (0..self.height).rev() {
-            let max = &mut self.inners[cur.inner[k]].maxes[usize::from(cur.slot[k])];
+            let max = &mut self.inners[path[k]].maxes[usize::from(cur.slot[k])];
             if *max >= size {
                 return;
             }
@@ -521,26 +556,27 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
 
     /// After a block of `old` units in `cur`'s leaf shrank or left: only when it was the
     /// largest beneath its slot can a max on the path go down.
-    fn lowered(&mut self, cur: &Cursor, old: usize) {
+    fn lowered(&mut self, cur: &Cursor, path: &Path, old: usize) {
         if let Some(k) = self.height.checked_sub(1)
-            && old >= self.inners[cur.inner[k]].maxes[usize::from(cur.slot[k])]
+            && old >= self.inners[path[k]].maxes[usize::from(cur.slot[k])]
         {
             let max = self.leaves[cur.leaf].max();
-            self.refresh_above(cur, self.height, max);
+            self.refresh_above(cur, path, self.height, max);
         }
     }
 
     /// Changes the block at `cur`; its key must stay between its neighbours'.
     fn set(&mut self, cur: &Cursor, start: usize, size: usize) {
         self.finger = None;
+        let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
         let old = leaf.sizes[cur.pos];
         leaf.starts[cur.pos] = start;
         leaf.sizes[cur.pos] = size;
         if cur.pos == 0 {
-            self.set_leaf_key(cur, O::key(start, size));
+            self.set_leaf_key(cur, &path, O::key(start, size));
         }
-        if size >= old { self.raise(cur, size) } else { self.lowered(cur, old) }
+        if size >= old { self.raise(cur, &path, size) } else { self.lowered(cur, &path, old) }
     }
 
     /// Inserts the block `(start, size, id)` at `cur` (which `seek` returned for its key).
@@ -548,13 +584,14 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     fn insert_at(&mut self, cur: &Cursor, start: usize, size: usize, id: u32) {
         self.finger = None;
         self.len += 1;
+        let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
         if leaf.len < L {
             leaf.insert(cur.pos, start, size, id);
             if cur.pos == 0 {
-                self.set_leaf_key(cur, O::key(start, size));
+                self.set_leaf_key(cur, &path, O::key(start, size));
             }
-            self.raise(cur, size);
+            self.raise(cur, &path, size);
             return;
         }
         // Split the full leaf: the lower half stays, the upper half moves to a new leaf.
@@ -563,14 +600,14 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         let (right_key, right_max) = (O::key(right.starts[0], right.sizes[0]), right.max());
         let right = self.leaves.add(right);
         if cur.pos == 0 {
-            self.set_leaf_key(cur, O::key(start, size));
+            self.set_leaf_key(cur, &path, O::key(start, size));
         }
         let mut left_max = self.leaves[cur.leaf].max();
         let mut pending = Some((right_key, right_max, right));
         // Walk up: put the new right sibling next to its left one, splitting full inner
         // nodes in turn; refresh the maxes of the slots passed.
         for k in (0..self.height).rev() {
-            let id = cur.inner[k];
+            let id = path[k];
             let c = usize::from(cur.slot[k]);
             self.inners[id].maxes[c] = left_max;
             if let Some(slot) = pending.take() {
@@ -611,18 +648,19 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     fn remove_at(&mut self, cur: &Cursor) {
         self.finger = None;
         self.len -= 1;
+        let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
         let old = leaf.sizes[cur.pos];
         leaf.remove(cur.pos);
         if cur.pos == 0 && leaf.len > 0 {
             let first = O::key(leaf.starts[0], leaf.sizes[0]);
-            self.set_leaf_key(cur, first);
+            self.set_leaf_key(cur, &path, first);
         }
         // `level` is the level of the node that may be too empty now: the leaf first.
         let mut level = self.height;
         while level > 0 {
-            let (parent, c) = (cur.inner[level - 1], usize::from(cur.slot[level - 1]));
-            let id = if level == self.height { cur.leaf } else { cur.inner[level] };
+            let (parent, c) = (path[level - 1], usize::from(cur.slot[level - 1]));
+            let id = if level == self.height { cur.leaf } else { path[level] };
             let (len, min) = if level == self.height {
                 (self.leaves[id].len, Self::LEAF_MIN)
             } else {
@@ -631,10 +669,10 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
             if len >= min {
                 // No more structural change: the maxes above need at most a refresh.
                 if level == self.height {
-                    self.lowered(cur, old);
+                    self.lowered(cur, &path, old);
                     return;
                 }
-                self.refresh_above(cur, level, self.node_max(level, id));
+                self.refresh_above(cur, &path, level, self.node_max(level, id));
                 return;
             }
             // Too empty: join with a sibling (the left one when there is one).
@@ -648,7 +686,7 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
                 let first = &self.leaves[self.inners[parent].children[0]];
                 let key = O::key(first.starts[0], first.sizes[0]);
                 if let Some(k) = (0..level - 1).rev().find(|&k| cur.slot[k] > 0) {
-                    self.inners[cur.inner[k]].keys[usize::from(cur.slot[k])] = key;
+                    self.inners[path[k]].keys[usize::from(cur.slot[k])] = key;
                 }
             }
             level -= 1;
