@@ -308,6 +308,8 @@ struct Replay {
     map: HashMap<usize, Held>,
     peak_end: usize,
     peak_allocated: usize,
+    /// The sum of the sizes the replay holds now (kept here: `stats()` may scan).
+    allocated: usize,
     failed: usize,
     first_failure: Option<Failure>,
     trace_errors: usize,
@@ -335,15 +337,17 @@ impl Replay {
     /// Notes a block of the replay now live at `addr`.
     fn placed(&mut self, addr: usize, size: usize) {
         self.peak_end = self.peak_end.max(addr + size);
-        self.peak_allocated = self.peak_allocated.max(self.heap.stats().allocated);
+        self.allocated += size;
+        self.peak_allocated = self.peak_allocated.max(self.allocated);
     }
 
     /// Releases what the replay holds for `held`.
     fn release(&mut self, held: Held, line: usize) {
-        if let Held::Live { addr, size } = held
-            && let Err(e) = self.heap.free(addr, size)
-        {
-            self.error(line, format!("internal: freeing the replay's block at {addr} failed: {e}"));
+        if let Held::Live { addr, size } = held {
+            match self.heap.free(addr, size) {
+                Ok(()) => self.allocated -= size,
+                Err(e) => self.error(line, format!("internal: freeing the replay's block at {addr} failed: {e}")),
+            }
         }
     }
 
@@ -406,6 +410,7 @@ impl Replay {
                         }
                         let held = match self.heap.reallocate(addr, old_units, units) {
                             Ok(new_addr) => {
+                                self.allocated -= old_units;
                                 self.placed(new_addr, units);
                                 Held::Live { addr: new_addr, size: units }
                             }
@@ -464,6 +469,7 @@ fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child:
         map: HashMap::new(),
         peak_end: 0,
         peak_allocated: 0,
+        allocated: 0,
         failed: 0,
         first_failure: None,
         trace_errors: 0,

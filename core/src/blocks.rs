@@ -151,16 +151,25 @@ pub(crate) struct BlockTable<W> {
     free_units: usize,
 }
 
+/// A free slot that is never a block: its words are scratch that an index may write
+/// without looking (the end of a list links to it), so that list updates need no branch
+/// for their ends.
+pub(crate) const SINK: u32 = 0;
+
 impl<W: Words> BlockTable<W> {
     /// An empty table: no blocks at all.
-    pub(crate) const fn new() -> Self {
-        BlockTable { used: Slab::new(), free: Slab::new(), first: BlockRef::NIL, free_units: 0 }
+    pub(crate) fn new() -> Self {
+        let mut table = BlockTable { used: Slab::new(), free: Slab::new(), first: BlockRef::NIL, free_units: 0 };
+        table.clear();
+        table
     }
 
     /// Forgets every block, keeping the memory.
     pub(crate) fn clear(&mut self) {
         self.used.clear();
         self.free.clear();
+        let sink = self.free.add(FreeBlock::vacant(0));
+        debug_assert_eq!(sink, SINK);
         self.first = BlockRef::NIL;
         self.free_units = 0;
     }
@@ -198,7 +207,7 @@ impl<W: Words> BlockTable<W> {
 
     /// The number of free blocks.
     pub(crate) fn free_blocks(&self) -> usize {
-        self.free.len()
+        self.free.len() - 1
     }
 
     /// The number of allocated blocks.
@@ -380,6 +389,11 @@ impl<W: Words> BlockTable<W> {
         let used_vacant = self.used.vacancies().ok_or("the used slab's vacancy chain or count is wrong")?;
         let free_vacant = self.free.vacancies().ok_or("the free slab's vacancy chain or count is wrong")?;
         let (mut used_seen, mut free_seen) = (vec![false; used_vacant.len()], vec![false; free_vacant.len()]);
+        // The sink is in use but never a block.
+        if free_vacant.get(SINK as usize) != Some(&false) {
+            return Err("the sink slot is missing or vacant".into());
+        }
+        free_seen[SINK as usize] = true;
         let (mut prev, mut at, mut end, mut units) = (BlockRef::NIL, self.first, 0usize, 0usize);
         while !at.is_nil() {
             let (start, size, back) = match (at.as_used(), at.as_free()) {

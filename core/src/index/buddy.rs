@@ -31,7 +31,7 @@
 //! - `largest`: O(1).
 
 use super::Index;
-use crate::blocks::{BlockRef, BlockTable};
+use crate::blocks::{BlockRef, BlockTable, SINK};
 
 /// The table buddy works on: each free block holds its previous and next block in the
 /// free list of its order.
@@ -40,8 +40,9 @@ type Blocks = BlockTable<[u32; 2]>;
 /// The number of orders: a block holds `2^order` units, `order < ORDERS`.
 const ORDERS: usize = usize::BITS as usize;
 
-/// "No block": the end of a list, an empty order.
-const NIL: u32 = u32::MAX;
+/// "No block": the end of a list, an empty order. It is the block table's sink, so the
+/// ends of a list can be written through like any other block.
+const NIL: u32 = SINK;
 
 /// Which of a free block's two index words links to the previous block of its list.
 const PREV: usize = 0;
@@ -90,28 +91,21 @@ impl BuddyIndex {
     fn link(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
         let head = self.heads[order as usize];
         *blocks.words_mut(id) = [NIL, head];
-        if head != NIL {
-            blocks.words_mut(head)[PREV] = id;
-        }
+        // An empty list's head is the sink: written through, no branch.
+        blocks.words_mut(head)[PREV] = id;
         self.heads[order as usize] = id;
         self.nonempty |= 1 << order;
     }
 
-    /// Takes free block `id` out of list `order`.
+    /// Takes free block `id` out of list `order`; the ends of the list are the sink.
     #[inline]
     fn unlink(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
         let [prev, next] = blocks.free(id).words;
-        if prev == NIL {
-            self.heads[order as usize] = next;
-        } else {
-            blocks.words_mut(prev)[NEXT] = next;
-        }
-        if next != NIL {
-            blocks.words_mut(next)[PREV] = prev;
-        }
-        if self.heads[order as usize] == NIL {
-            self.nonempty &= !(1 << order);
-        }
+        blocks.words_mut(prev)[NEXT] = next;
+        blocks.words_mut(next)[PREV] = prev;
+        let head = &mut self.heads[order as usize];
+        *head = if prev == NIL { next } else { *head };
+        self.nonempty &= !(usize::from(*head == NIL) << order);
     }
 
     /// The smallest order at least `order` that has a free block.

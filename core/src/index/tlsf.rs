@@ -36,13 +36,13 @@
 //!   block of `size + align - 1` exists; else a scan of the classes from `size`'s to
 //!   `size + align - 1`'s.
 //! - `insert`, `remove`, `moved`: O(1).
-//! - `largest`: O(1) while the largest size is cached (always after a change that leaves
-//!   the highest non-empty class with one block, and until the largest block shrinks or
-//!   leaves); else a scan of the highest non-empty class list.
+//! - `largest`: a scan of the highest non-empty class list (its blocks differ in size by
+//!   less than 1/32; usually there are few). It is asked only for statistics, so the
+//!   allocation path keeps no cache of it.
 
 use super::FreeSet;
 use super::fit_in_block;
-use crate::blocks::BlockTable;
+use crate::blocks::{BlockTable, SINK};
 
 /// The table TLSF works on: each free block holds its previous and next block in its class
 /// list.
@@ -65,8 +65,9 @@ const CLASS_COUNT: usize = FL_COUNT * SL_COUNT;
 const _: () = assert!(FL_COUNT <= u64::BITS as usize, "fl_bitmap is a u64");
 const _: () = assert!(SL_COUNT <= u32::BITS as usize, "each sl_bitmap is a u32");
 
-/// "No block": the end of a list, an empty class.
-const NIL: u32 = u32::MAX;
+/// "No block": the end of a list, an empty class. It is the block table's sink, so the
+/// ends of a list can be written through like any other block.
+const NIL: u32 = SINK;
 
 /// Which of a free block's two index words links to the previous block of its list.
 const PREV: usize = 0;
@@ -109,23 +110,19 @@ fn class_holding(size: usize) -> usize {
 /// (`NIL` when empty); a block's previous link is `NIL` exactly when it heads its list, and
 /// `a.next == b` exactly when `b.prev == a`; bit `sl` of `sl_bitmaps[fl]` is set exactly
 /// when class `fl * SL_COUNT + sl` is non-empty, and bit `fl` of `fl_bitmap` exactly when
-/// `sl_bitmaps[fl] != 0`; `largest`, when `Some`, is the size of the largest free block
-/// (0 when there is none).
+/// `sl_bitmaps[fl] != 0`.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsfIndex {
     /// `heads[c]`: the first block of class `c`'s list, `NIL` when it is empty.
     heads: Box<[u32; CLASS_COUNT]>,
     fl_bitmap: u64,
     sl_bitmaps: [u32; FL_COUNT],
-    /// The size of the largest free block (0 when none), or `None` when it is not known
-    /// without a scan of the highest non-empty class.
-    largest: Option<usize>,
 }
 
 impl TlsfIndex {
     /// An index with no free block.
     pub(crate) fn new() -> Self {
-        TlsfIndex { heads: Box::new([NIL; CLASS_COUNT]), fl_bitmap: 0, sl_bitmaps: [0; FL_COUNT], largest: Some(0) }
+        TlsfIndex { heads: Box::new([NIL; CLASS_COUNT]), fl_bitmap: 0, sl_bitmaps: [0; FL_COUNT] }
     }
 
     /// The first non-empty class at or above `class`: one mask and trailing-zero count on
@@ -182,51 +179,25 @@ impl TlsfIndex {
     fn link(&mut self, blocks: &mut Blocks, id: u32, class: usize) {
         let head = self.heads[class];
         *blocks.words_mut(id) = [NIL, head];
-        if head != NIL {
-            blocks.words_mut(head)[PREV] = id;
-        }
+        // An empty list's head is the sink: written through, no branch.
+        blocks.words_mut(head)[PREV] = id;
         self.heads[class] = id;
         self.sl_bitmaps[class / SL_COUNT] |= 1 << (class % SL_COUNT);
         self.fl_bitmap |= 1 << (class / SL_COUNT);
     }
 
-    /// Unlinks block `id`, which is in the list of `class`.
+    /// Unlinks block `id`, which is in the list of `class`. Without branches: the ends of
+    /// the list are the sink, which takes the writes meant for no block.
     #[inline]
     fn unlink(&mut self, blocks: &mut Blocks, id: u32, class: usize) {
         let [prev, next] = blocks.free(id).words;
-        if prev == NIL {
-            self.heads[class] = next;
-        } else {
-            blocks.words_mut(prev)[NEXT] = next;
-        }
-        if next != NIL {
-            blocks.words_mut(next)[PREV] = prev;
-        }
-        if self.heads[class] == NIL {
-            let (fl, sl) = (class / SL_COUNT, class % SL_COUNT);
-            self.sl_bitmaps[fl] &= !(1 << sl);
-            if self.sl_bitmaps[fl] == 0 {
-                self.fl_bitmap &= !(1 << fl);
-            }
-        }
-    }
-
-    /// Restores the cached largest size when that is O(1): no free block at all, or one
-    /// block alone in the highest non-empty class.
-    #[inline]
-    fn refresh_largest(&mut self, blocks: &Blocks) {
-        if self.largest.is_some() {
-            return;
-        }
-        match self.highest_nonempty() {
-            None => self.largest = Some(0),
-            Some(class) => {
-                let head = blocks.free(self.heads[class]);
-                if head.words[NEXT] == NIL {
-                    self.largest = Some(head.size);
-                }
-            }
-        }
+        blocks.words_mut(prev)[NEXT] = next;
+        blocks.words_mut(next)[PREV] = prev;
+        let head = &mut self.heads[class];
+        *head = if prev == NIL { next } else { *head };
+        let (fl, sl) = (class / SL_COUNT, class % SL_COUNT);
+        self.sl_bitmaps[fl] &= !(u32::from(*head == NIL) << sl);
+        self.fl_bitmap &= !(u64::from(self.sl_bitmaps[fl] == 0) << fl);
     }
 }
 
@@ -241,7 +212,6 @@ impl FreeSet for TlsfIndex {
         self.heads.fill(NIL);
         self.fl_bitmap = 0;
         self.sl_bitmaps = [0; FL_COUNT];
-        self.largest = Some(0);
     }
 
     #[inline]
@@ -289,18 +259,12 @@ impl FreeSet for TlsfIndex {
     fn insert(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
         self.link(blocks, id, class_of(size));
-        self.largest = self.largest.map(|largest| largest.max(size));
-        self.refresh_largest(blocks);
     }
 
     #[inline]
     fn remove(&mut self, blocks: &mut Blocks, id: u32) {
         let size = blocks.free(id).size;
         self.unlink(blocks, id, class_of(size));
-        if self.largest == Some(size) {
-            self.largest = None;
-        }
-        self.refresh_largest(blocks);
     }
 
     #[inline]
@@ -311,19 +275,11 @@ impl FreeSet for TlsfIndex {
             self.unlink(blocks, id, old_class);
             self.link(blocks, id, class);
         }
-        if size >= old_size {
-            self.largest = self.largest.map(|largest| largest.max(size));
-        } else if self.largest == Some(old_size) {
-            self.largest = None;
-        }
-        self.refresh_largest(blocks);
     }
 
     fn largest(&self, blocks: &Blocks) -> usize {
-        self.largest.unwrap_or_else(|| {
-            self.highest_nonempty()
-                .map_or(0, |class| self.list(blocks, class).map(|id| blocks.free(id).size).max().unwrap_or(0))
-        })
+        self.highest_nonempty()
+            .map_or(0, |class| self.list(blocks, class).map(|id| blocks.free(id).size).max().unwrap_or(0))
     }
 
     fn check(&self, blocks: &Blocks) -> Result<(), String> {
@@ -364,8 +320,8 @@ impl FreeSet for TlsfIndex {
         if listed.len() != blocks.free_blocks() {
             return Err(format!("{} blocks listed, {} free in the table", listed.len(), blocks.free_blocks()));
         }
-        if self.largest.is_some_and(|cached| cached != largest) || self.largest(blocks) != largest {
-            return Err(format!("largest free block is {largest}, cached {:?}", self.largest));
+        if FreeSet::largest(self, blocks) != largest {
+            return Err(format!("largest free block is {largest}, the classes say {}", FreeSet::largest(self, blocks)));
         }
         Ok(())
     }
