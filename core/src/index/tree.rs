@@ -396,9 +396,9 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     fn path(&self, cur: &Cursor) -> Path {
         let mut path = [NIL; MAX_HEIGHT];
         let mut id = self.root;
-        for level in 0..self.height {
-            path[level] = id;
-            id = self.inners[id].children[usize::from(cur.slot[level])];
+        for (node, &slot) in path.iter_mut().zip(&cur.slot).take(self.height) {
+            *node = id;
+            id = self.inners[id].children[usize::from(slot)];
         }
         path
     }
