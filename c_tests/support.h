@@ -15,7 +15,7 @@
 #include "memalloc.h"
 
 /* A placement policy under test. Every suite loops over ctest_policies, all four of
-   API.md's policies. What differs between them is read from here or, call by call, from
+   the policies of docs/CONTRACT.md. What differs between them is read from here or, call by call, from
    the model below (ctest_model), never hard-coded: expected addresses and maps written
    out by hand hold for the policies named in the test (first fit, the reference, and best
    fit where it agrees), every other policy is checked against its rule. */
@@ -115,7 +115,7 @@ int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *f
                         #__VA_ARGS__);                                                              \
     } while (0)
 
-/* Every invariant of API.md holds, under the rule of `a`: the extents tile [0, capacity)
+/* Every invariant of docs/CONTRACT.md holds, under the rule of `a`: the extents tile [0, capacity)
    with no empty extent; every allocation starts on a multiple of min_alignment and is
    followed by exactly its padding (footprint - size), the only other padding being the
    tail past the capacity rounded down to min_alignment; free extents start and end on
@@ -178,12 +178,12 @@ int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *f
 /* ---- The model: each policy's rule, written the naive way -------------------------
 
    A sorted array of free blocks scanned in full, the live allocations in another, every
-   check of API.md in its order. With `fp` the footprint and `al` the effective alignment
+   check of docs/CONTRACT.md in its order. With `fp` the footprint and `al` the effective alignment
    (the larger of the requested one and min_alignment):
    - first fit: the lowest al-aligned address where fp units fit in one free block;
    - best fit: the smallest free block that holds fp units at an al-aligned address, ties
      to the lowest address, at that block's lowest al-aligned address;
-   - TLSF: API.md pins no address down, only "never out of memory while some free block
+   - TLSF: docs/CONTRACT.md pins no address down, only "never out of memory while some free block
      can hold the request" and exact sizes: any al-aligned address whose fp units lie in
      one free block is accepted (the library's answer is passed in as `got`), and out of
      memory is expected exactly when there is none;

@@ -218,7 +218,7 @@ static void min_alignment(const ctest_policy *p) {
 
 /* A capacity that is not a multiple of min_alignment: free extents still start and end
    on multiples of it and every free unit can be handed out, so the tail that no aligned
-   footprint can use is reported as PADDING (API.md does not name this case). */
+   footprint can use is reported as PADDING (docs/CONTRACT.md does not name this case). */
 static void unaligned_capacity(const ctest_policy *p) {
     ctest_case("capacity 100, min_alignment 8 / %s", p->name);
     ma_allocator *a = ctest_create(p->policy, 100, 8);

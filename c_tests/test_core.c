@@ -17,7 +17,7 @@
 #include "memalloc.h"
 #include "support.h"
 
-/* REFERENCE.md's worked example: every address and the whole map after every step. Best
+/* The worked example of docs/REFERENCE-ALGORITHM.md: every address and the whole map after every step. Best
    fit gives the same addresses (step 5: the 30-unit hole is the smallest that holds 25).
    Buddy rounds 40 up to 64, which a capacity of 100 (64 + 32 + 4) cannot hold once 20
    and 30 took their 32-unit blocks: it runs the example in 128. */
@@ -91,7 +91,7 @@ static ma_allocator *five_blocks(const ctest_policy *p, size_t x[5]) {
     return a;
 }
 
-/* REFERENCE.md's four merge cases, in one sequence and each on its own. The model checks
+/* The four merge cases of docs/REFERENCE-ALGORITHM.md, in one sequence and each on its own. The model checks
    every merge under every policy (buddy merges buddies only); the maps are first fit's. */
 static void merges(const ctest_policy *p) {
     const int fit = ctest_is_fit(p);
@@ -406,7 +406,7 @@ static void placement(void) {
     ma_allocator *a = ma_create(100);
     CHECK(a != NULL);
     if (!a) return;
-    ctest_adopt(a, MA_POLICY_FIRST_FIT, 100, 1); /* what API.md says ma_create makes */
+    ctest_adopt(a, MA_POLICY_FIRST_FIT, 100, 1); /* what docs/CONTRACT.md says ma_create makes */
     CHECK_ALLOC(a, 30, 0);
     CHECK_ALLOC(a, 10, 30);
     CHECK_ALLOC(a, 10, 40);

@@ -1,5 +1,5 @@
 /*
- * test_errors.c: every status code, and the check order of API.md for every function
+ * test_errors.c: every status code, and the check order of docs/CONTRACT.md for every function
  * ("first failing wins"), shown with arguments that are bad in more than one way. After
  * every error the allocator's stats and whole map are as before, and every out-parameter
  * still holds the sentinel it was filled with; every policy's state is the model's. Also:

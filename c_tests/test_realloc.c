@@ -93,7 +93,7 @@ static void grow_in_place(const ctest_policy *p) {
     ctest_case("grow in place / %s", p->name);
     if (p->policy == MA_POLICY_BUDDY) {
         /* Only within the rounded footprint: 5 -> 8 stays, 8 -> 9 moves although the
-           buddy after it (8-15) is free (API.md: "buddy: when the block's rounded
+           buddy after it (8-15) is free (docs/CONTRACT.md: "buddy: when the block's rounded
            footprint already holds new_size"). */
         ma_allocator *a = ctest_create(p->policy, 64, 1);
         if (!a) return;

@@ -1,4 +1,4 @@
-//! The behaviour of `MemoryAllocator`, one named case per rule of API.md and REFERENCE.md:
+//! The behaviour of `MemoryAllocator`, one named case per rule of docs/CONTRACT.md and docs/REFERENCE-ALGORITHM.md:
 //! construction, allocation, every free error in check order, merging, boundaries,
 //! exhaustion, fragmentation, huge capacities, the map notation, errors, realloc,
 //! size_of, free_at, reset, minimum alignment and aligned allocation.

@@ -9,14 +9,14 @@
 //! counter with the model, runs `check_invariants()` and checks the map's shape after
 //! every step, and checks that a rejected call changed nothing.
 //!
-//! Interpretations where API.md leaves room (see also `memalloc_models::model`):
+//! Interpretations where docs/CONTRACT.md leaves room (see also `memalloc_models::model`):
 //! - TLSF: the contract pins no address down. Any address at which the footprint lies
 //!   inside one free block (aligned) is accepted; out of memory is expected exactly when
 //!   there is none ("never out of memory while some free block can hold the request").
 //! - Buddy: `largest_free` is the largest free block, a power of two; the largest size
 //!   that `allocate` grants is that block's size (its footprint is the block itself).
 //! - Buddy growth in place happens only within the rounded footprint, even when the
-//!   buddy after it is free (API.md: "buddy: when the block's rounded footprint already
+//!   buddy after it is free (docs/CONTRACT.md: "buddy: when the block's rounded footprint already
 //!   holds new_size"); otherwise the block moves.
 
 mod support;
@@ -117,7 +117,7 @@ impl Run {
         self.heap.min_alignment()
     }
 
-    /// Everything the model and API.md say about the current state.
+    /// Everything the model and docs/CONTRACT.md say about the current state.
     #[track_caller]
     fn conforms(&self, after: &str) {
         let context = format!("{}: step {}, after {after}", self.name, self.step);
@@ -306,7 +306,7 @@ fn show(blocks: &[Block]) -> String {
     blocks.iter().map(Block::to_string).collect::<Vec<_>>().join(" ")
 }
 
-/// API.md's rules for a map, checked on the map alone: the extents tile `[0, capacity)`,
+/// The rules of docs/CONTRACT.md for a map, checked on the map alone: the extents tile `[0, capacity)`,
 /// none empty; padding follows its allocation (or is the unusable tail); free extents
 /// start and end on multiples of `min_alignment`; free extents are never adjacent, except
 /// under buddy, whose free extents are powers of two aligned to their size.
@@ -797,7 +797,7 @@ fn threads_share_one_handle(policy: Policy) {
     #[derive(Clone, Copy)]
     struct Handle(*mut ma_allocator);
     // SAFETY: every ma_ function but ma_destroy may be called on one handle from many
-    // threads at once (API.md); ma_destroy runs after every thread is joined.
+    // threads at once (docs/CONTRACT.md); ma_destroy runs after every thread is joined.
     unsafe impl Send for Handle {}
     // SAFETY: as above.
     unsafe impl Sync for Handle {}
@@ -973,7 +973,7 @@ fn random_calls_match_the_policy_model(policy: Policy) {
 // Each policy's own rule, on hand-made maps
 // ---------------------------------------------------------------------------------------
 
-/// First fit gives exactly the reference's addresses: REFERENCE.md's worked example, then
+/// First fit gives exactly the reference's addresses: the worked example of docs/REFERENCE-ALGORITHM.md, then
 /// random calls (the reference knows min_alignment 1 only).
 #[test]
 fn first_fit_is_the_reference() {

@@ -1,6 +1,6 @@
 //! Model-based tests: random operation sequences run against an oracle, step by step.
 //!
-//! 1. First fit against `ReferenceAllocator` (`memalloc_models`' port of REFERENCE.md):
+//! 1. First fit against `ReferenceAllocator` (`memalloc_models`' port of docs/REFERENCE-ALGORITHM.md):
 //!    identical addresses and errors at every step, identical free lists and counters.
 //! 2. Every policy against its naive model (`memalloc_models::Model`): first fit (with
 //!    aligned allocations) and best fit exactly, TLSF and buddy by their rules; the whole

@@ -1,4 +1,4 @@
-//! The worked example of REFERENCE.md, step by step: addresses and the whole map.
+//! The worked example of docs/REFERENCE-ALGORITHM.md, step by step: addresses and the whole map.
 
 use memalloc::{Error, MemoryAllocator, Policy};
 

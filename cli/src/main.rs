@@ -1,7 +1,7 @@
 //! The `memalloc` command: a demo of the allocator on the reference's worked example, a
 //! benchmark comparing the placement policies, and the replay of heap traces.
 //!
-//! - `memalloc demo` replays the worked example of REFERENCE.md and prints each call, its
+//! - `memalloc demo` replays the worked example of docs/REFERENCE-ALGORITHM.md and prints each call, its
 //!   result and the memory map after it.
 //! - `memalloc bench` times every policy on a seeded churn and measures its fragmentation
 //!   (`bench.rs`, workloads in `workload.rs`, charts in `plot.rs`).
@@ -119,7 +119,7 @@ enum Call {
     Free(usize, usize),
 }
 
-/// The worked example of REFERENCE.md, on a capacity of 100.
+/// The worked example of docs/REFERENCE-ALGORITHM.md, on a capacity of 100.
 const WORKED_EXAMPLE: [Call; 7] = [
     Call::Allocate(20),
     Call::Allocate(30),

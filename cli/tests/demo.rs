@@ -1,4 +1,4 @@
-//! `memalloc demo` prints the worked example exactly as REFERENCE.md gives it.
+//! `memalloc demo` prints the worked example exactly as docs/REFERENCE-ALGORITHM.md gives it.
 
 use std::process::Command;
 

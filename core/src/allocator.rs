@@ -270,7 +270,9 @@ impl MemoryAllocator {
     /// can hold it.
     #[inline]
     pub fn allocate(&mut self, size: usize) -> Result<usize, Error> {
-        on_heap!(&mut self.heap, heap => heap.allocate(size, 1))
+        let result = on_heap!(&mut self.heap, heap => heap.allocate(size, 1));
+        self.checked("allocate");
+        result
     }
 
     /// Allocates `size` units at a multiple of `alignment` (at least the minimum
@@ -283,7 +285,9 @@ impl MemoryAllocator {
         if !alignment.is_power_of_two() {
             return Err(Error::InvalidAlignment);
         }
-        on_heap!(&mut self.heap, heap => heap.allocate(size, alignment))
+        let result = on_heap!(&mut self.heap, heap => heap.allocate(size, alignment));
+        self.checked("allocate_aligned");
+        result
     }
 
     /// Frees the allocation of `size` units at `addr` and merges it with its free
@@ -295,7 +299,9 @@ impl MemoryAllocator {
     /// allocation starts at `addr`), [`Error::SizeMismatch`] (it has another size).
     #[inline]
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
-        on_heap!(&mut self.heap, heap => heap.free(addr, size))
+        let result = on_heap!(&mut self.heap, heap => heap.free(addr, size));
+        self.checked("free");
+        result
     }
 
     /// Frees the live allocation at `addr` without repeating its size.
@@ -303,7 +309,9 @@ impl MemoryAllocator {
     /// # Errors
     /// [`Error::InvalidAddress`] or [`Error::NotAllocated`], as [`MemoryAllocator::size_of`].
     pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
-        on_heap!(&mut self.heap, heap => heap.free_at(addr))
+        let result = on_heap!(&mut self.heap, heap => heap.free_at(addr));
+        self.checked("free_at");
+        result
     }
 
     /// The size of the live allocation at `addr`, as requested.
@@ -327,12 +335,28 @@ impl MemoryAllocator {
     /// `new_size` is 0; [`Error::OutOfMemory`] when there is no room (the old allocation
     /// stays as it was).
     pub fn reallocate(&mut self, addr: usize, old_size: usize, new_size: usize) -> Result<usize, Error> {
-        on_heap!(&mut self.heap, heap => heap.reallocate(addr, old_size, new_size))
+        let result = on_heap!(&mut self.heap, heap => heap.reallocate(addr, old_size, new_size));
+        self.checked("reallocate");
+        result
     }
 
     /// Frees every allocation at once: the map is as after creation.
     pub fn reset(&mut self) {
         on_heap!(&mut self.heap, heap => heap.reset());
+        self.checked("reset");
+    }
+
+    /// With the `expensive-checks` feature: runs [`MemoryAllocator::check_invariants`]
+    /// after every change and panics, naming the call, on the first broken invariant (the
+    /// C layer turns the panic into `MA_ERR_INTERNAL`). Without it: nothing, not even a
+    /// branch.
+    #[inline(always)]
+    fn checked(&self, call: &str) {
+        if cfg!(feature = "expensive-checks")
+            && let Err(broken) = self.check_invariants()
+        {
+            panic!("memalloc: invariant broken after {call}: {broken}");
+        }
     }
 
     /// Units in free blocks.

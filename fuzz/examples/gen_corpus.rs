@@ -36,7 +36,7 @@ impl Rng {
     }
 }
 
-/// The classes `ops` must reach, for each policy: every outcome of every call in API.md.
+/// The classes `ops` must reach, for each policy: every outcome of every call in docs/CONTRACT.md.
 fn ops_classes() -> BTreeSet<(String, &'static str, String)> {
     let calls: &[(&'static str, &[&str])] = &[
         ("create", &["Ok", "InvalidArgument", "InvalidAlignment"]),

@@ -1,8 +1,8 @@
 //! The oracles of memalloc's tests and fuzzers: naive, obviously right allocators that say,
 //! call by call, what the real one must answer. Written for clarity, not speed: free blocks
-//! in a sorted `Vec` scanned in full, every check of API.md in its order.
+//! in a sorted `Vec` scanned in full, every check of docs/CONTRACT.md in its order.
 //!
-//! - [`ReferenceAllocator`] is a direct port of the reference algorithm (REFERENCE.md):
+//! - [`ReferenceAllocator`] is a direct port of the reference algorithm (docs/REFERENCE-ALGORITHM.md):
 //!   a free list sorted by address, scanned linearly, O(n) per call. It is *the* first-fit
 //!   oracle: first fit must give exactly its addresses, errors and free list. It knows
 //!   `allocate` and `free` only, as the reference does. [`check_free`] is its validation of

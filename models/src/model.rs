@@ -1,7 +1,7 @@
 //! [`Model`]: a naive allocator of one policy, what memalloc's `MemoryAllocator` must do,
 //! call by call.
 //!
-//! The rules, from API.md ("Policies, alignment and resizing"), with `fp` the footprint (the
+//! The rules, from docs/CONTRACT.md ("Policies, alignment and resizing"), with `fp` the footprint (the
 //! size rounded up to `min_alignment`, then, under buddy, to a power of two) and `a` the
 //! effective alignment (the larger of the requested one and `min_alignment`):
 //! - first fit: the lowest `a`-aligned address where `fp` units fit in one free block;
@@ -294,8 +294,8 @@ impl Model {
         Ok(at)
     }
 
-    /// The checks of `free(addr, size)` (and of `reallocate`'s old block), in API.md's
-    /// order, without changing anything.
+    /// The checks of `free(addr, size)` (and of `reallocate`'s old block), in the order of
+    /// docs/CONTRACT.md, without changing anything.
     pub fn check_free(&self, addr: usize, size: usize) -> Result<(), Error> {
         check_free(self.capacity, addr, size, self.live.get(&addr).copied())
     }
@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(buddy.free_blocks(), [(0, 64), (64, 32), (96, 4)], "decreasing powers of two");
     }
 
-    /// REFERENCE.md's worked example, under the first-fit model.
+    /// The worked example of docs/REFERENCE-ALGORITHM.md, under the first-fit model.
     #[test]
     fn first_fit_runs_the_worked_example() {
         let mut model = Model::new(Policy::FirstFit, 100, 1).unwrap();

@@ -1,4 +1,4 @@
-//! A straightforward port of the reference algorithm (REFERENCE.md): a sorted `Vec` of free
+//! A straightforward port of the reference algorithm (docs/REFERENCE-ALGORITHM.md): a sorted `Vec` of free
 //! blocks scanned from the lowest address, O(n) per call. It is the oracle that first fit
 //! must match exactly (addresses, errors and free list), and the baseline of the benchmarks.
 
@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::Error;
 
-/// The checks of `free(addr, size)` in the reference's order (API.md's): the address range,
+/// The checks of `free(addr, size)` in the reference's order (the contract's, docs/CONTRACT.md): the address range,
 /// the size and the overflow, then the live allocation at `addr` (`live`: its size, if there
 /// is one). Every model asks this one function, so they all agree on the order.
 ///
@@ -113,7 +113,7 @@ impl ReferenceAllocator {
 mod tests {
     use super::*;
 
-    /// REFERENCE.md's worked example.
+    /// The worked example of docs/REFERENCE-ALGORITHM.md.
     #[test]
     fn the_worked_example() {
         let mut reference = ReferenceAllocator::new(100).unwrap();

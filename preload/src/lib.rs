@@ -6,7 +6,7 @@
 //!
 //! This file holds the exported functions (`malloc`, `free`, `calloc`, `realloc`,
 //! `reallocarray`, `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`,
-//! `malloc_usable_size`) with glibc's semantics as API.md lists them. The parts:
+//! `malloc_usable_size`) with glibc's semantics as docs/CONTRACT.md lists them. The parts:
 //!
 //! | file | holds |
 //! |---|---|

@@ -1,4 +1,4 @@
-/* The malloc contract of libmemalloc_preload.so (API.md, "The preload library"), case by
+/* The malloc contract of libmemalloc_preload.so (docs/CONTRACT.md, "The preload library"), case by
  * case. Run under LD_PRELOAD by tests/preload.rs, once per policy; prints a line per
  * failed check and a closing "N passed, N failed"; exits 1 if any check failed.
  * Compiled with -fno-builtin so that the compiler makes every call it is told to. */

@@ -1,4 +1,4 @@
-//! The malloc contract of `libmemalloc_preload.so` (API.md, "The preload library"): the C
+//! The malloc contract of `libmemalloc_preload.so` (docs/CONTRACT.md, "The preload library"): the C
 //! cases of `contract.c` under every policy, bad pointers, fork while allocating, the
 //! environment variables and the trace format (`docs/PRELOAD.md`).
 

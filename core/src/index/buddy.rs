@@ -89,6 +89,10 @@ impl BuddyIndex {
     /// Puts free block `id` at the head of list `order`.
     #[inline]
     fn link(&mut self, blocks: &mut Blocks, id: u32, order: u32) {
+        debug_assert!({
+            let block = blocks.free(id);
+            block.size == block_size(order) && block.start & (block_size(order) - 1) == 0
+        });
         let head = self.heads[order as usize];
         *blocks.words_mut(id) = [NIL, head];
         // An empty list's head is the sink: written through, no branch.

@@ -177,6 +177,7 @@ impl TlsfIndex {
     /// Links block `id` at the head of the list of `class`.
     #[inline]
     fn link(&mut self, blocks: &mut Blocks, id: u32, class: usize) {
+        debug_assert_eq!(class_of(blocks.free(id).size), class, "a block linked into another class");
         let head = self.heads[class];
         *blocks.words_mut(id) = [NIL, head];
         // An empty list's head is the sink: written through, no branch.

@@ -512,6 +512,14 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         }
     }
 
+    /// Whether `key` lies strictly between the keys at `cur.pos - 1` and at `next` in the
+    /// leaf (where either exists): the order a change at `cur` must keep.
+    fn key_fits(&self, cur: &Cursor, next: usize, key: O::Key) -> bool {
+        let leaf = &self.leaves[cur.leaf];
+        let key_at = |i: usize| O::key(leaf.starts[i], leaf.sizes[i]);
+        (cur.pos == 0 || key_at(cur.pos - 1) < key) && (next >= leaf.len || key < key_at(next))
+    }
+
     /// Whether `key` may replace the key at `cur` without breaking the order: it stays
     /// strictly between the keys of its neighbours in the same leaf.
     fn fits_at(&self, cur: &Cursor, key: O::Key) -> bool {
@@ -568,6 +576,7 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     /// Changes the block at `cur`; its key must stay between its neighbours'.
     fn set(&mut self, cur: &Cursor, start: usize, size: usize) {
         self.finger = None;
+        debug_assert!(self.key_fits(cur, cur.pos + 1, O::key(start, size)), "a changed block leaves its place in the order");
         let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
         let old = leaf.sizes[cur.pos];
@@ -583,6 +592,7 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     /// Splits full nodes on the way up.
     fn insert_at(&mut self, cur: &Cursor, start: usize, size: usize, id: u32) {
         self.finger = None;
+        debug_assert!(self.key_fits(cur, cur.pos, O::key(start, size)), "a new block out of order");
         self.len += 1;
         let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
