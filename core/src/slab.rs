@@ -50,6 +50,22 @@ impl<T: Vacant, const MAX: u32> Slab<T, MAX> {
         self.nodes.get(id as usize)
     }
 
+    /// Two different slots, both mutable.
+    ///
+    /// # Panics
+    /// When `a == b`, or either is not a slot.
+    pub(crate) fn pair_mut(&mut self, a: u32, b: u32) -> (&mut T, &mut T) {
+        let (a, b) = (a as usize, b as usize);
+        assert_ne!(a, b, "two different slots");
+        if a < b {
+            let (low, high) = self.nodes.split_at_mut(b);
+            (&mut low[a], &mut high[0])
+        } else {
+            let (low, high) = self.nodes.split_at_mut(a);
+            (&mut high[0], &mut low[b])
+        }
+    }
+
     /// Puts `node` in a slot (a vacant one if there is one) and returns the slot.
     ///
     /// # Panics

@@ -576,7 +576,10 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     /// Changes the block at `cur`; its key must stay between its neighbours'.
     fn set(&mut self, cur: &Cursor, start: usize, size: usize) {
         self.finger = None;
-        debug_assert!(self.key_fits(cur, cur.pos + 1, O::key(start, size)), "a changed block leaves its place in the order");
+        debug_assert!(
+            self.key_fits(cur, cur.pos + 1, O::key(start, size)),
+            "a changed block leaves its place in the order"
+        );
         let path = self.path(cur);
         let leaf = &mut self.leaves[cur.leaf];
         let old = leaf.sizes[cur.pos];
@@ -595,20 +598,22 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         debug_assert!(self.key_fits(cur, cur.pos, O::key(start, size)), "a new block out of order");
         self.len += 1;
         let path = self.path(cur);
-        let leaf = &mut self.leaves[cur.leaf];
-        if leaf.len < L {
-            leaf.insert(cur.pos, start, size, id);
+        if self.leaves[cur.leaf].len < L {
+            self.leaves[cur.leaf].insert(cur.pos, start, size, id);
             if cur.pos == 0 {
                 self.set_leaf_key(cur, &path, O::key(start, size));
             }
             self.raise(cur, &path, size);
             return;
         }
+        if self.insert_by_shifting(cur, &path, start, size, id) {
+            return;
+        }
         // Split the full leaf: the lower half stays, the upper half moves to a new leaf.
-        let mut right = Leaf::EMPTY;
-        leaf.split_insert(&mut right, cur.pos, (start, size, id));
-        let (right_key, right_max) = (O::key(right.starts[0], right.sizes[0]), right.max());
-        let right = self.leaves.add(right);
+        let right = self.leaves.add(Leaf::EMPTY);
+        let (leaf, new) = self.leaves.pair_mut(cur.leaf, right);
+        leaf.split_insert(new, cur.pos, (start, size, id));
+        let (right_key, right_max) = (O::key(new.starts[0], new.sizes[0]), new.max());
         if cur.pos == 0 {
             self.set_leaf_key(cur, &path, O::key(start, size));
         }
@@ -651,6 +656,59 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
             self.height += 1;
             assert!(self.height < MAX_HEIGHT, "B+ tree deeper than {MAX_HEIGHT} levels");
         }
+    }
+
+    /// Inserts `(start, size, id)` at `cur` in its full leaf without a split, when a
+    /// sibling under the same parent has room: the leaf's block at the end nearer that
+    /// sibling moves over (or the new block itself goes there, when that is its place).
+    /// Leaves stay fuller than with splits alone (fewer nodes, fewer cache lines per
+    /// block). Returns whether it did.
+    fn insert_by_shifting(&mut self, cur: &Cursor, path: &Path, start: usize, size: usize, id: u32) -> bool {
+        let Some(level) = self.height.checked_sub(1) else { return false };
+        let (parent, c) = (path[level], usize::from(cur.slot[level]));
+        let children = self.inners[parent].children;
+        let sibling = if c > 0 && self.leaves[children[c - 1]].len < L {
+            c - 1
+        } else if c + 1 < self.inners[parent].len && self.leaves[children[c + 1]].len < L {
+            c + 1
+        } else {
+            return false;
+        };
+        let (other, leaf) = self.leaves.pair_mut(children[sibling], cur.leaf);
+        if sibling < c {
+            if cur.pos == 0 {
+                // Below every block of the leaf: the new block ends the left sibling.
+                other.insert(other.len, start, size, id);
+            } else {
+                other.insert(other.len, leaf.starts[0], leaf.sizes[0], leaf.ids[0]);
+                leaf.remove(0);
+                leaf.insert(cur.pos - 1, start, size, id);
+            }
+        } else if cur.pos == L {
+            // Above every block of the leaf: the new block starts the right sibling.
+            other.insert(0, start, size, id);
+        } else {
+            let last = L - 1;
+            other.insert(0, leaf.starts[last], leaf.sizes[last], leaf.ids[last]);
+            leaf.remove(last);
+            leaf.insert(cur.pos, start, size, id);
+        }
+        let (right_first, leaf_first) =
+            (O::key(other.starts[0], other.sizes[0]), O::key(leaf.starts[0], leaf.sizes[0]));
+        let (other_max, leaf_max) = (other.max(), leaf.max());
+        let node = &mut self.inners[parent];
+        (node.maxes[sibling], node.maxes[c]) = (other_max, leaf_max);
+        if sibling < c {
+            node.keys[c] = leaf_first;
+        } else {
+            node.keys[sibling] = right_first;
+            if cur.pos == 0 {
+                self.set_leaf_key(cur, path, leaf_first);
+            }
+        }
+        let max = self.inners[parent].max();
+        self.refresh_above(cur, path, level, max);
+        true
     }
 
     /// Removes the block at `cur`. Merges or rebalances nodes that fall below a quarter
@@ -716,31 +774,25 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     fn join(&mut self, level: usize, parent: u32, c: usize) {
         let (left, right) = (self.inners[parent].children[c], self.inners[parent].children[c + 1]);
         let (merged, right_key, left_max, right_max) = if level == self.height {
-            let (mut l, mut r) = (self.leaves[left], self.leaves[right]);
+            let (l, r) = self.leaves.pair_mut(left, right);
             let total = l.len + r.len;
             let merged = total <= L;
-            l.rebalance(&mut r, if merged { total } else { total / 2 });
+            l.rebalance(r, if merged { total } else { total / 2 });
             let right_key = if merged { O::KEY_MAX } else { O::key(r.starts[0], r.sizes[0]) };
             let maxes = (l.max(), r.max());
-            self.leaves[left] = l;
             if merged {
                 self.leaves.remove(right);
-            } else {
-                self.leaves[right] = r;
             }
             (merged, right_key, maxes.0, maxes.1)
         } else {
             let separator = self.inners[parent].keys[c + 1];
-            let (mut l, mut r) = (self.inners[left], self.inners[right]);
+            let (l, r) = self.inners.pair_mut(left, right);
             let total = l.len + r.len;
             let merged = total <= F;
-            let right_key = l.rebalance(&mut r, separator, if merged { total } else { total / 2 });
+            let right_key = l.rebalance(r, separator, if merged { total } else { total / 2 });
             let maxes = (l.max(), r.max());
-            self.inners[left] = l;
             if merged {
                 self.inners.remove(right);
-            } else {
-                self.inners[right] = r;
             }
             (merged, right_key, maxes.0, maxes.1)
         };
