@@ -402,27 +402,27 @@ mod tests {
     }
 
     #[test]
-    fn first_fit_with_tiny_tree_nodes_matches_the_model() {
+    fn random_calls_first_fit_with_tiny_tree_nodes() {
         random_calls_match_the_model::<TinyFirstFit>(ModelPolicy::FirstFit, 1);
     }
 
     #[test]
-    fn first_fit_matches_the_model() {
+    fn random_calls_first_fit() {
         random_calls_match_the_model::<FirstFitIndex>(ModelPolicy::FirstFit, 2);
     }
 
     #[test]
-    fn best_fit_with_tiny_tree_nodes_matches_the_model() {
+    fn random_calls_best_fit_with_tiny_tree_nodes() {
         random_calls_match_the_model::<TinyBestFit>(ModelPolicy::BestFit, 3);
     }
 
     #[test]
-    fn tlsf_matches_the_model() {
+    fn random_calls_tlsf() {
         random_calls_match_the_model::<TlsfIndex>(ModelPolicy::Tlsf, 4);
     }
 
     #[test]
-    fn buddy_matches_the_model() {
+    fn random_calls_buddy() {
         random_calls_match_the_model::<BuddyIndex>(ModelPolicy::Buddy, 5);
     }
 }

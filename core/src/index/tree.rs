@@ -1034,24 +1034,24 @@ mod tests {
     }
 
     #[test]
-    fn address_order_with_the_core_node_sizes() {
+    fn random_steps_in_address_order_with_the_core_node_sizes() {
         random_steps_match_a_sorted_list::<AddressOrder, 32, 16>(1);
     }
 
     #[test]
-    fn address_order_with_tiny_nodes() {
+    fn random_steps_in_address_order_with_tiny_nodes() {
         // Splits, merges and rebalancing on every level, many times over.
         random_steps_match_a_sorted_list::<AddressOrder, 2, 4>(3);
         random_steps_match_a_sorted_list::<AddressOrder, 4, 5>(3);
     }
 
     #[test]
-    fn size_order_with_the_core_node_sizes() {
+    fn random_steps_in_size_order_with_the_core_node_sizes() {
         random_steps_match_a_sorted_list::<SizeOrder, 32, 16>(1);
     }
 
     #[test]
-    fn size_order_with_tiny_nodes() {
+    fn random_steps_in_size_order_with_tiny_nodes() {
         random_steps_match_a_sorted_list::<SizeOrder, 2, 4>(3);
         random_steps_match_a_sorted_list::<SizeOrder, 4, 5>(3);
     }
