@@ -437,6 +437,7 @@ static void insert_at(ctest_model *m, ctest_range **v, size_t *len, size_t *cap,
     memmove(&(*v)[i + 1], &(*v)[i], (*len - i) * sizeof **v);
     (*v)[i].start = start;
     (*v)[i].size = size;
+    (*v)[i].alignment = 1;
     (*len)++;
 }
 
@@ -458,6 +459,13 @@ static size_t index_of(const ctest_range *v, size_t len, size_t addr) {
 
 static void add_free(ctest_model *m, size_t start, size_t size) {
     insert_at(m, &m->free_blocks, &m->n_free, &m->cap_free, index_of(m->free_blocks, m->n_free, start), start, size);
+}
+
+/* Records a new live allocation requested with `alignment` (0 or 1: none). */
+static void add_live(ctest_model *m, size_t at, size_t size, size_t alignment) {
+    size_t i = index_of(m->live, m->n_live, at);
+    insert_at(m, &m->live, &m->n_live, &m->cap_live, i, at, size);
+    if (!m->broken && alignment > 1) m->live[i].alignment = alignment;
 }
 
 static void model_setup(ctest_model *m, const ctest_rule *r) {
@@ -647,7 +655,7 @@ ma_status ctest_model_alloc(ctest_model *m, size_t size, size_t alignment, size_
     size_t at;
     if (fp == 0 || !choose_by_policy(m, fp, al, got, &at)) return MA_ERR_OUT_OF_MEMORY;
     take(m, at, fp);
-    insert_at(m, &m->live, &m->n_live, &m->cap_live, index_of(m->live, m->n_live, at), at, size);
+    add_live(m, at, size, alignment);
     *out = at;
     return MA_OK;
 }
@@ -709,12 +717,16 @@ ma_status ctest_model_realloc(ctest_model *m, size_t addr, size_t old_size, size
             return MA_OK;
         }
     }
-    size_t at; /* move: chosen while the old block is held, then the old one freed */
-    if (!choose_by_policy(m, new_fp, m->rule.min_alignment, got, &at)) return MA_ERR_OUT_OF_MEMORY;
+    /* Move: chosen while the old block is held (on the alignment the allocation was
+       requested with), then the old one freed. */
+    const size_t alignment = m->live[i].alignment;
+    const size_t al = alignment > m->rule.min_alignment ? alignment : m->rule.min_alignment;
+    size_t at;
+    if (!choose_by_policy(m, new_fp, al, got, &at)) return MA_ERR_OUT_OF_MEMORY;
     take(m, at, new_fp);
     remove_at(m->live, &m->n_live, i);
     give(m, addr, old_fp);
-    insert_at(m, &m->live, &m->n_live, &m->cap_live, index_of(m->live, m->n_live, at), at, new_size);
+    add_live(m, at, new_size, alignment);
     *out = at;
     return MA_OK;
 }

@@ -199,7 +199,9 @@ int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *f
 
 typedef struct ctest_range {
     size_t start;
-    size_t size; /* free blocks: the size; live allocations: the requested size */
+    size_t size;      /* free blocks: the size; live allocations: the requested size */
+    size_t alignment; /* live allocations: the alignment requested (1: none), which a
+                         moving ma_realloc keeps; free blocks: 1 */
 } ctest_range;
 
 typedef struct ctest_model {

@@ -22,6 +22,16 @@
 #define MA_VERSION_STRING "0.1.0"
 
 /**
+ * `ma_request.flags`: take the highest address that fits, not the lowest.
+ */
+#define MA_REQ_TOP_DOWN 1
+
+/**
+ * `ma_request.flags`: compaction never moves this allocation.
+ */
+#define MA_REQ_PINNED 2
+
+/**
  * What an extent reported by `ma_walk` holds.
  */
 typedef enum ma_block_kind {
@@ -97,6 +107,41 @@ typedef struct ma_options {
    */
   size_t min_alignment;
 } ma_options;
+
+/**
+ * A request for `ma_alloc_ex`. The struct only grows at its end: always start from
+ * `ma_request_init`, which sets `struct_size` and the defaults.
+ */
+typedef struct ma_request {
+  /**
+   * Set by `ma_request_init`: the size of the struct the caller was compiled with.
+   */
+  size_t struct_size;
+  /**
+   * Units to allocate; must be positive.
+   */
+  size_t size;
+  /**
+   * The address is a multiple of it (and of `min_alignment`); a power of two, default 1.
+   */
+  size_t alignment;
+  /**
+   * The allocation's whole footprint lies in `[lo, hi)`; default 0.
+   */
+  size_t lo;
+  /**
+   * See `lo`; default `SIZE_MAX`, and clamped to the capacity.
+   */
+  size_t hi;
+  /**
+   * `MA_REQ_*` bits; default 0.
+   */
+  uint32_t flags;
+  /**
+   * The allocation's tag; default 0.
+   */
+  uint64_t tag;
+} ma_request;
 
 /**
  * The allocator's counters, filled by `ma_get_stats`.
@@ -196,6 +241,22 @@ typedef int (*ma_walk_fn)(void *ctx, size_t start, size_t size, enum ma_block_ki
  */
 #define MA_ERR_INTERNAL 9
 
+/**
+ * A range that must be free is not: a unit of an `ma_alloc_at` reservation is taken,
+ * or a live allocation lies beyond the capacity given to `ma_set_capacity`.
+ */
+#define MA_ERR_OCCUPIED 10
+
+/**
+ * `ma_save`'s buffer cannot hold the snapshot (the needed length is still written).
+ */
+#define MA_ERR_BUFFER_TOO_SMALL 11
+
+/**
+ * `ma_load` was given bytes that are not a valid snapshot.
+ */
+#define MA_ERR_BAD_SNAPSHOT 12
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -269,6 +330,76 @@ ma_status ma_alloc(struct ma_allocator *a, size_t size, size_t *out_addr);
  * `a` is NULL or a live handle; `out_addr` is NULL or valid for a write.
  */
 ma_status ma_alloc_aligned(struct ma_allocator *a, size_t size, size_t alignment, size_t *out_addr);
+
+/**
+ * Fills `*r` with the defaults for a request of `size` units: `struct_size` set,
+ * alignment 1, `lo` 0, `hi` `SIZE_MAX`, no flags, tag 0. NULL is a no-op.
+ *
+ * # Safety
+ * `r` is NULL or valid for a write of `ma_request`.
+ */
+void ma_request_init(struct ma_request *r, size_t size);
+
+/**
+ * Allocates as `*r` says and writes the address to `*out_addr`: `size` units at a
+ * multiple of `alignment` (and of `min_alignment`), the whole footprint inside
+ * `[lo, hi)` (`hi` clamped to the capacity), at the lowest address the policy picks
+ * there, or the highest with `MA_REQ_TOP_DOWN`; `tag` and `MA_REQ_PINNED` are recorded
+ * with the allocation. With the defaults it is `ma_alloc` (or `ma_alloc_aligned`),
+ * address for address.
+ *
+ * First fit: the lowest (top-down: highest) aligned address in the range where the
+ * block fits. Best fit: the smallest free block whose part in the range holds the
+ * request, ties to the lowest (top-down: highest) address, at that part's lowest
+ * (highest) aligned address. Both stay O(log n). TLSF and buddy: the first block of
+ * their size classes (orders) whose part in the range holds it, at that part's low
+ * (high) end; they scan their lists.
+ *
+ * Checks, first failing wins: `a`, `r` or `out_addr` NULL -> `MA_ERR_NULL_POINTER`;
+ * `struct_size` smaller than this version's `ma_request` -> `MA_ERR_INVALID_ARGUMENT`;
+ * a flag bit not defined -> `MA_ERR_INVALID_ARGUMENT`; `alignment` 0 or not a power of
+ * two -> `MA_ERR_INVALID_ALIGNMENT`; `size` 0 -> `MA_ERR_INVALID_SIZE`;
+ * `lo >= min(hi, capacity)` -> `MA_ERR_INVALID_ARGUMENT`; no fit inside the range ->
+ * `MA_ERR_OUT_OF_MEMORY`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle; `r` is NULL or points to at least `r->struct_size`
+ * bytes of `ma_request`; `out_addr` is NULL or valid for a write.
+ */
+ma_status ma_alloc_ex(struct ma_allocator *a, const struct ma_request *r, size_t *out_addr);
+
+/**
+ * Reserves exactly `[addr, addr + size)` (its footprint: the size rounded up to
+ * `min_alignment`, and under buddy to a power of two), like a fixed allocation; it is
+ * then freed as any other. O(log n) under first fit; the other policies walk the block
+ * list to `addr`.
+ *
+ * Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `addr >= capacity` ->
+ * `MA_ERR_INVALID_ADDRESS`; `size` 0, or `addr + size` past the capacity (overflow
+ * included) -> `MA_ERR_INVALID_SIZE`; `addr` not a multiple of `min_alignment` (buddy:
+ * of the footprint) -> `MA_ERR_INVALID_ALIGNMENT`; any unit of the footprint not free ->
+ * `MA_ERR_OCCUPIED`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle.
+ */
+ma_status ma_alloc_at(struct ma_allocator *a, size_t addr, size_t size);
+
+/**
+ * Grows or shrinks the managed range to `[0, new_capacity)` with the live allocations
+ * where they are: growing adds free space (merged with a free block at the old end),
+ * shrinking removes free space. Afterwards the map, the stats and every later call are
+ * those of an allocator created with `new_capacity` and given the same allocations, in
+ * address order, by `ma_alloc_at` (buddy re-tiles its top-level blocks so).
+ *
+ * Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `new_capacity` 0 ->
+ * `MA_ERR_INVALID_ARGUMENT`; a live allocation's footprint ends beyond `new_capacity`
+ * -> `MA_ERR_OCCUPIED`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle.
+ */
+ma_status ma_set_capacity(struct ma_allocator *a, size_t new_capacity);
 
 /**
  * Frees the allocation of `size` units at `addr`; the range is merged with its free

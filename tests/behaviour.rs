@@ -767,6 +767,9 @@ fn error_codes_are_the_status_codes_and_round_trip() {
         (Error::InvalidAlignment, 7),
         (Error::InvalidArgument, 8),
         (Error::Internal, 9),
+        (Error::Occupied, 10),
+        (Error::BufferTooSmall, 11),
+        (Error::BadSnapshot, 12),
     ];
     assert_eq!(Error::ALL.len(), expected.len());
     for (error, code) in expected {
@@ -776,7 +779,7 @@ fn error_codes_are_the_status_codes_and_round_trip() {
     for error in Error::ALL {
         assert_eq!(Error::from_code(error.code()), Some(error));
     }
-    for unknown in [0, 10, 11, 12345, -1, i32::MIN, i32::MAX] {
+    for unknown in [0, 13, 14, 12345, -1, i32::MIN, i32::MAX] {
         assert_eq!(Error::from_code(unknown), None, "{unknown}");
     }
 }

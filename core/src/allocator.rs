@@ -105,6 +105,74 @@ impl Options {
     }
 }
 
+/// A request for [`MemoryAllocator::allocate_with`]: a size and where the allocation may
+/// go, plus the attributes it carries.
+///
+/// ```
+/// use memalloc_core::{MemoryAllocator, Request};
+///
+/// let mut heap = MemoryAllocator::new(1000)?;
+/// // The highest 16-aligned place in [100, 500) for 30 units.
+/// let addr = heap.allocate_with(&Request::new(30).align(16).within(100..500).top_down())?;
+/// assert_eq!(addr, 464);
+/// # Ok::<(), memalloc_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Units to allocate; must be positive.
+    pub size: usize,
+    /// The address is a multiple of it (and of the allocator's minimum alignment); a
+    /// power of two, 1 by default.
+    pub alignment: usize,
+    /// The allocation's whole footprint lies in this range; the end is clamped to the
+    /// capacity. `0..usize::MAX` by default.
+    pub range: std::ops::Range<usize>,
+    /// Take the highest address that fits, not the lowest.
+    pub top_down: bool,
+    /// Compaction never moves this allocation.
+    pub pinned: bool,
+    /// The allocation's tag, 0 by default.
+    pub tag: u64,
+}
+
+impl Request {
+    /// A request for `size` units with the defaults: alignment 1, anywhere, lowest
+    /// address first, not pinned, tag 0.
+    pub const fn new(size: usize) -> Self {
+        Request { size, alignment: 1, range: 0..usize::MAX, top_down: false, pinned: false, tag: 0 }
+    }
+
+    /// Sets the alignment.
+    pub const fn align(mut self, alignment: usize) -> Self {
+        self.alignment = alignment;
+        self
+    }
+
+    /// Restricts the footprint to `range`.
+    pub const fn within(mut self, range: std::ops::Range<usize>) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Asks for the highest address that fits.
+    pub const fn top_down(mut self) -> Self {
+        self.top_down = true;
+        self
+    }
+
+    /// Marks the allocation pinned: compaction never moves it.
+    pub const fn pinned(mut self) -> Self {
+        self.pinned = true;
+        self
+    }
+
+    /// Sets the allocation's tag.
+    pub const fn tag(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
+    }
+}
+
 /// What an extent of the memory map holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BlockKind {
@@ -287,6 +355,58 @@ impl MemoryAllocator {
         }
         let result = on_heap!(&mut self.heap, heap => heap.allocate(size, alignment));
         self.checked("allocate_aligned");
+        result
+    }
+
+    /// Allocates as `request` says: its size, at a multiple of its alignment (at least the
+    /// minimum alignment), its whole footprint inside its range, at the lowest address
+    /// there that the policy picks (the highest, top-down). With the defaults it is
+    /// [`MemoryAllocator::allocate`] (or `allocate_aligned`), address for address.
+    ///
+    /// First fit takes the lowest (top-down: highest) aligned address in the range where
+    /// the block fits; best fit the smallest free block whose part in the range holds it,
+    /// ties to the lowest (top-down: highest) address, at that part's lowest (highest)
+    /// aligned address; both stay O(log n) searches of their tree. TLSF and buddy take
+    /// the first block of their size classes (orders) whose part in the range holds it,
+    /// scanning their lists.
+    ///
+    /// # Errors
+    /// In this order: [`Error::InvalidAlignment`] (not a power of two),
+    /// [`Error::InvalidSize`] (size 0), [`Error::InvalidArgument`] (the range is empty
+    /// once clamped to the capacity), [`Error::OutOfMemory`] (no fit inside the range).
+    pub fn allocate_with(&mut self, request: &Request) -> Result<usize, Error> {
+        let result = on_heap!(&mut self.heap, heap => heap.allocate_with(request));
+        self.checked("allocate_with");
+        result
+    }
+
+    /// Reserves exactly `[addr, addr + size)` (its footprint, rounded as the policy
+    /// rounds), like a fixed allocation: it is then freed as any other.
+    ///
+    /// # Errors
+    /// In this order: [`Error::InvalidAddress`] (`addr >= capacity`),
+    /// [`Error::InvalidSize`] (size 0, or the range passes the capacity),
+    /// [`Error::InvalidAlignment`] (`addr` not a multiple of the minimum alignment; under
+    /// buddy, of the footprint), [`Error::Occupied`] (a unit of the footprint is not
+    /// free).
+    pub fn allocate_at(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        let result = on_heap!(&mut self.heap, heap => heap.allocate_at(addr, size));
+        self.checked("allocate_at");
+        result
+    }
+
+    /// Grows or shrinks the range to `[0, new_capacity)` with the live allocations where
+    /// they are. Afterwards the map, the counters and every later call are those of an
+    /// allocator created with `new_capacity` that was given the same allocations, in
+    /// address order, with [`MemoryAllocator::allocate_at`] (and their tags, pins and
+    /// alignments). O(n log n) in the number of blocks.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `new_capacity` is 0; [`Error::Occupied`] when a
+    /// live allocation's footprint ends beyond it.
+    pub fn set_capacity(&mut self, new_capacity: usize) -> Result<(), Error> {
+        let result = on_heap!(&mut self.heap, heap => heap.set_capacity(new_capacity));
+        self.checked("set_capacity");
         result
     }
 

@@ -363,6 +363,32 @@ impl<W: Words> BlockTable<W> {
         self.link_free(start, footprint, prev, next)
     }
 
+    /// The start of block `at` (not NIL).
+    fn start_of(&self, at: BlockRef) -> usize {
+        match (at.as_used(), at.as_free()) {
+            (Some(id), _) => self.used(id).start,
+            (_, Some(id)) => self.free(id).start,
+            _ => unreachable!("NIL has no start"),
+        }
+    }
+
+    /// The block that holds the address `addr`: the last one that starts at or below it,
+    /// found by walking forward from `from` (a block that starts at or below `addr`, or
+    /// NIL for the first block). NIL when the table is empty. O(blocks walked).
+    pub(crate) fn block_at(&self, from: BlockRef, addr: usize) -> BlockRef {
+        let mut at = if from.is_nil() { self.first } else { from };
+        if at.is_nil() || self.start_of(at) > addr {
+            return BlockRef::NIL;
+        }
+        loop {
+            let next = self.next_of(at);
+            if next.is_nil() || self.start_of(next) > addr {
+                return at;
+            }
+            at = next;
+        }
+    }
+
     /// Every block in address order, as (reference, start).
     pub(crate) fn walk(&self) -> impl Iterator<Item = (BlockRef, usize)> + '_ {
         let mut at = self.first;
@@ -371,13 +397,8 @@ impl<W: Words> BlockTable<W> {
                 return None;
             }
             let here = at;
-            let start = match (at.as_used(), at.as_free()) {
-                (Some(id), _) => self.used(id).start,
-                (_, Some(id)) => self.free(id).start,
-                _ => unreachable!("NIL ends the walk"),
-            };
             at = self.next_of(at);
-            Some((here, start))
+            Some((here, self.start_of(here)))
         })
     }
 

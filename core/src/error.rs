@@ -38,11 +38,18 @@ pub enum Error {
     InvalidArgument = 8,
     /// An internal invariant failed or a panic was caught; never expected.
     Internal = 9,
+    /// A range that must be free is not: a unit of a fixed reservation is taken, or a
+    /// live allocation lies beyond a new capacity.
+    Occupied = 10,
+    /// A snapshot does not fit the buffer given for it.
+    BufferTooSmall = 11,
+    /// Bytes that are not a valid snapshot.
+    BadSnapshot = 12,
 }
 
 impl Error {
     /// Every variant, in status-code order (`MA_ERR_NULL_POINTER` = 1 first).
-    pub const ALL: [Error; 9] = [
+    pub const ALL: [Error; 12] = [
         Error::NullPointer,
         Error::InvalidSize,
         Error::OutOfMemory,
@@ -52,6 +59,9 @@ impl Error {
         Error::InvalidAlignment,
         Error::InvalidArgument,
         Error::Internal,
+        Error::Occupied,
+        Error::BufferTooSmall,
+        Error::BadSnapshot,
     ];
 
     /// The C status code of this error (`MA_ERR_*`, never 0).
@@ -81,6 +91,9 @@ impl Error {
             Error::InvalidAlignment => c"alignment is zero or not a power of two",
             Error::InvalidArgument => c"invalid argument",
             Error::Internal => c"internal error",
+            Error::Occupied => c"the range is not free",
+            Error::BufferTooSmall => c"the buffer is too small for the snapshot",
+            Error::BadSnapshot => c"not a valid snapshot",
         }
     }
 }

@@ -6,11 +6,30 @@
 //! [`crate::MemoryAllocator`] is an enum of the four heaps; it picks the heap once per
 //! call.
 
-use crate::allocator::{Block, BlockKind, Stats};
-use crate::blocks::BlockTable;
+use std::collections::HashMap;
+
+use crate::allocator::{Block, BlockKind, Request, Stats};
+use crate::blocks::{BlockRef, BlockTable};
 use crate::error::Error;
-use crate::index::{Index, align_up};
+use crate::index::{Index, Span, align_up};
 use crate::live::{Found, LiveTable};
+
+/// What an allocation carries beyond its address and size, when any of it differs from
+/// the default (tag 0, not pinned, requested alignment 1): most allocations have none, so
+/// it lives in a side table by block slot rather than in every block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extra {
+    pub(crate) tag: u64,
+    pub(crate) pinned: bool,
+    /// The alignment the allocation was requested with (the minimum alignment applies on
+    /// top); kept when it moves.
+    pub(crate) alignment: usize,
+}
+
+impl Extra {
+    /// The attributes of an allocation made without any.
+    pub(crate) const DEFAULT: Extra = Extra { tag: 0, pinned: false, alignment: 1 };
+}
 
 /// An allocator over `[0, capacity)` whose free space is indexed by `I`.
 #[derive(Clone, Debug)]
@@ -29,6 +48,9 @@ pub(crate) struct Heap<I: Index> {
     allocated: usize,
     /// The sum over live allocations of footprint - size, plus the tail past `usable`.
     padding: usize,
+    /// Allocated block slot -> its attributes, for the allocations whose attributes are
+    /// not [`Extra::DEFAULT`].
+    extras: HashMap<u32, Extra>,
 }
 
 impl<I: Index> Heap<I> {
@@ -47,6 +69,7 @@ impl<I: Index> Heap<I> {
             live: LiveTable::default(),
             allocated: 0,
             padding: capacity - usable,
+            extras: HashMap::new(),
         }
     }
 
@@ -80,19 +103,125 @@ impl<I: Index> Heap<I> {
     /// Allocates `size` units at a multiple of `alignment` (a power of two; 1 for none).
     #[inline]
     pub(crate) fn allocate(&mut self, size: usize, alignment: usize) -> Result<usize, Error> {
+        let id = self.place(size, alignment, None)?;
+        if alignment > 1 {
+            self.extras.insert(id, Extra { alignment, ..Extra::DEFAULT });
+        }
+        Ok(self.blocks.used(id).start)
+    }
+
+    /// Places a new allocation of `size` units at a multiple of `alignment`, anywhere or
+    /// inside `span`, and records it; returns its block slot.
+    #[inline]
+    fn place(&mut self, size: usize, alignment: usize, span: Option<Span>) -> Result<u32, Error> {
         if size == 0 {
             return Err(Error::InvalidSize);
         }
         let footprint = self.footprint(size).ok_or(Error::OutOfMemory)?;
-        // Every free extent starts and ends on a multiple of the minimum alignment, so a
-        // request for no more than that needs no aligned search.
-        let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
-        let id = self.index.take(&mut self.blocks, size, footprint, alignment).ok_or(Error::OutOfMemory)?;
+        let id = match span {
+            // Every free extent starts and ends on a multiple of the minimum alignment, so
+            // a request for no more than that needs no aligned search.
+            None => {
+                let alignment = if alignment <= self.min_alignment { 1 } else { alignment };
+                self.index.take(&mut self.blocks, size, footprint, alignment)
+            }
+            // A range's ends need not be: align to both.
+            Some(span) => {
+                let alignment = alignment.max(self.min_alignment);
+                self.index.take_within(&mut self.blocks, size, footprint, alignment, span)
+            }
+        };
+        let id = id.ok_or(Error::OutOfMemory)?;
+        self.placed(id, size, footprint);
+        Ok(id)
+    }
+
+    /// Records the new allocated block `id` of `size` units and `footprint`: the live
+    /// table and the counters.
+    #[inline]
+    fn placed(&mut self, id: u32, size: usize, footprint: usize) {
         let start = self.blocks.used(id).start;
         self.live.insert(start, id, Self::start_of(&self.blocks));
         self.allocated += size;
         self.padding += footprint - size;
-        Ok(start)
+    }
+
+    /// Allocates as `request` says (see `MemoryAllocator::allocate_with`).
+    pub(crate) fn allocate_with(&mut self, request: &Request) -> Result<usize, Error> {
+        if !request.alignment.is_power_of_two() {
+            return Err(Error::InvalidAlignment);
+        }
+        if request.size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let (lo, hi) = (request.range.start, request.range.end.min(self.capacity));
+        if lo >= hi {
+            return Err(Error::InvalidArgument);
+        }
+        let everywhere = lo == 0 && hi >= self.usable() && !request.top_down;
+        let span = Span { lo, hi: hi.min(self.usable()), top_down: request.top_down };
+        let id = self.place(request.size, request.alignment, (!everywhere).then_some(span))?;
+        let extra = Extra { tag: request.tag, pinned: request.pinned, alignment: request.alignment };
+        if extra != Extra::DEFAULT {
+            self.extras.insert(id, extra);
+        }
+        Ok(self.blocks.used(id).start)
+    }
+
+    /// Reserves exactly `[addr, addr + size)` (see `MemoryAllocator::allocate_at`).
+    pub(crate) fn allocate_at(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        self.check_range(addr, size)?;
+        let footprint = self.footprint(size);
+        let alignment = if I::ALIGNED_TO_FOOTPRINT { footprint.unwrap_or(usize::MAX) } else { self.min_alignment };
+        if !addr.is_multiple_of(alignment.max(self.min_alignment)) {
+            return Err(Error::InvalidAlignment);
+        }
+        // A footprint that overflows, or reaches past the usable range, covers units that
+        // are not free.
+        let footprint = footprint.filter(|&f| addr.checked_add(f).is_some_and(|end| end <= self.usable()));
+        let id = footprint
+            .and_then(|f| self.index.take_at(&mut self.blocks, size, f, addr, BlockRef::NIL))
+            .ok_or(Error::Occupied)?;
+        self.placed(id, size, footprint.expect("taken, so it fits"));
+        Ok(())
+    }
+
+    /// Changes the capacity (see `MemoryAllocator::set_capacity`): a heap of the new
+    /// capacity, given every live allocation in address order.
+    pub(crate) fn set_capacity(&mut self, new_capacity: usize) -> Result<(), Error> {
+        if new_capacity == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut fresh = Heap::<I>::new(new_capacity, self.min_alignment);
+        // The footprint's end of the last live allocation: the only one that can pass.
+        let last_end = self
+            .blocks
+            .walk()
+            .filter_map(|(block, start)| block.as_used().map(|id| (id, start)))
+            .last()
+            .map_or(0, |(id, start)| start + self.footprint(self.blocks.used(id).size).expect("a live footprint fits"));
+        if last_end > fresh.usable() {
+            return Err(Error::Occupied);
+        }
+        // In address order each allocation lies in the free block that follows the one
+        // placed before it: a walk from there finds it (first fit's tree needs no walk).
+        let mut from = BlockRef::NIL;
+        for (block, start) in self.blocks.walk() {
+            let Some(id) = block.as_used() else { continue };
+            let size = self.blocks.used(id).size;
+            let footprint = self.footprint(size).expect("a live footprint fits");
+            let new_id = fresh
+                .index
+                .take_at(&mut fresh.blocks, size, footprint, start, from)
+                .expect("a live allocation's place is free in the new heap");
+            fresh.placed(new_id, size, footprint);
+            if let Some(&extra) = self.extras.get(&id) {
+                fresh.extras.insert(new_id, extra);
+            }
+            from = BlockRef::used(new_id);
+        }
+        *self = fresh;
+        Ok(())
     }
 
     /// Checks a `(addr, size)` pair against the capacity, the first checks of `free`.
@@ -152,6 +281,9 @@ impl<I: Index> Heap<I> {
     fn release(&mut self, found: Found) {
         let size = self.blocks.used(found.id).size;
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+        if !self.extras.is_empty() {
+            self.extras.remove(&found.id);
+        }
         self.live.remove(found);
         self.allocated -= size;
         self.padding -= footprint - size;
@@ -188,11 +320,16 @@ impl<I: Index> Heap<I> {
             self.padding = self.padding - (old_footprint - old_size) + (new_footprint - new_size);
             return Ok(addr);
         }
-        let new_addr = self.allocate(new_size, 1)?;
+        // The moved allocation keeps its attributes, its alignment included.
+        let extra = self.extras.get(&found.id).copied();
+        let new_id = self.place(new_size, extra.map_or(1, |e| e.alignment), None)?;
         // Placing the new block may have moved entries of the live table: look again.
         let found = self.find(addr).expect("the old allocation is still live");
         self.release(found);
-        Ok(new_addr)
+        if let Some(extra) = extra {
+            self.extras.insert(new_id, extra);
+        }
+        Ok(self.blocks.used(new_id).start)
     }
 
     /// Frees every allocation at once: the map is as after creation (the memory of the
@@ -202,6 +339,7 @@ impl<I: Index> Heap<I> {
         let usable = self.usable();
         self.index.reset(usable, &mut self.blocks);
         self.live.clear();
+        self.extras.clear();
         self.allocated = 0;
         self.padding = self.capacity - usable;
     }
@@ -313,7 +451,7 @@ impl<I: Index> Heap<I> {
 
 #[cfg(test)]
 mod tests {
-    use memalloc_models::{Error as ModelError, ExtentKind, Model, Policy as ModelPolicy};
+    use memalloc_models::{Error as ModelError, ExtentKind, Model, Policy as ModelPolicy, Request as ModelRequest};
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
@@ -329,6 +467,7 @@ mod tests {
             Error::SizeMismatch => ModelError::SizeMismatch,
             Error::InvalidAlignment => ModelError::InvalidAlignment,
             Error::InvalidArgument => ModelError::InvalidArgument,
+            Error::Occupied => ModelError::Occupied,
             other => panic!("the heap never answers {other:?}"),
         }
     }
@@ -341,10 +480,11 @@ mod tests {
         }
     }
 
-    /// Random allocations (aligned or not), frees, reallocations and resets on a heap with
-    /// index `I`, checked call by call against the shared model of `policy`: the same
-    /// results, the same map, every invariant. Phases of mostly allocating and mostly
-    /// freeing make the index grow and shrink (with tiny tree nodes, on every level).
+    /// Random allocations (aligned or not, in ranges, top-down, at fixed addresses), frees,
+    /// reallocations, capacity changes and resets on a heap with index `I`, checked call by
+    /// call against the shared model of `policy`: the same results, the same map, every
+    /// invariant. Phases of mostly allocating and mostly freeing make the index grow and
+    /// shrink (with tiny tree nodes, on every level).
     fn random_calls_match_the_model<I: Index>(policy: ModelPolicy, seed: u64) {
         let mut rng = SmallRng::seed_from_u64(seed);
         for round in 0..if cfg!(miri) { 1 } else { 3 } {
@@ -354,6 +494,11 @@ mod tests {
             let mut model = Model::new(policy, capacity, min_alignment).expect("valid options");
             let mut live: Vec<(usize, usize)> = Vec::new();
             let max_size = if capacity == usize::MAX { usize::MAX / 64 } else { 64 };
+            // An address anywhere in the range, mostly on a multiple of `unit`.
+            let address = |rng: &mut SmallRng, capacity: usize, unit: usize| {
+                let at = rng.random_range(0..capacity);
+                if rng.random_range(0..4) == 0 { at } else { at & !(unit - 1) }
+            };
             for step in 0..if cfg!(miri) { 200 } else { 6000 } {
                 let allocating = (step / 500) % 2 == 0;
                 let size = |rng: &mut SmallRng| {
@@ -368,6 +513,57 @@ mod tests {
                         let want = model.allocate(size, align, got.ok());
                         assert_eq!(got.map_err(model_error), want, "step {step}: allocate({size}, {align})");
                         live.extend(got.ok().map(|addr| (addr, size)));
+                    }
+                    7 if allocating => {
+                        let size = size(&mut rng);
+                        let cap = heap.capacity();
+                        let (a, b) = (address(&mut rng, cap, 1), address(&mut rng, cap, 1));
+                        let request = Request::new(size)
+                            .align(if rng.random_range(0..3) == 0 { 1 << rng.random_range(0..6) } else { 1 })
+                            .within(a.min(b)..a.max(b).saturating_add(rng.random_range(0..2)))
+                            .tag(rng.random_range(0..3));
+                        let request = if rng.random_range(0..2) == 0 { request.top_down() } else { request };
+                        let got = heap.allocate_with(&request);
+                        let model_request = ModelRequest {
+                            size,
+                            alignment: request.alignment,
+                            lo: request.range.start,
+                            hi: request.range.end,
+                            top_down: request.top_down,
+                            tag: request.tag,
+                            pinned: request.pinned,
+                        };
+                        let want = model.allocate_with(model_request, got.ok());
+                        assert_eq!(got.map_err(model_error), want, "step {step}: allocate_with({request:?})");
+                        live.extend(got.ok().map(|addr| (addr, size)));
+                    }
+                    8 if allocating => {
+                        let size = size(&mut rng);
+                        let unit = if policy == ModelPolicy::Buddy { size.next_power_of_two() } else { min_alignment };
+                        let addr = address(&mut rng, heap.capacity(), unit.max(min_alignment));
+                        let got = heap.allocate_at(addr, size);
+                        assert_eq!(
+                            got.map_err(model_error),
+                            model.allocate_at(addr, size),
+                            "step {step}: allocate_at({addr}, {size})"
+                        );
+                        if got.is_ok() {
+                            live.push((addr, size));
+                        }
+                    }
+                    9 if rng.random_range(0..50) == 0 => {
+                        let cap = heap.capacity();
+                        let new = match rng.random_range(0..3) {
+                            0 => cap.saturating_add(rng.random_range(0..cap.min(1 << 20))),
+                            1 => 1 + rng.random_range(0..cap),
+                            _ => live.iter().map(|&(a, s)| a + s).max().unwrap_or(1),
+                        };
+                        let got = heap.set_capacity(new);
+                        assert_eq!(
+                            got.map_err(model_error),
+                            model.set_capacity(new),
+                            "step {step}: set_capacity({new})"
+                        );
                     }
                     5 if !live.is_empty() => {
                         let k = rng.random_range(0..live.len());

@@ -37,5 +37,5 @@ mod report;
 mod slab;
 pub mod trace;
 
-pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Stats};
+pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Request, Stats};
 pub use error::Error;

@@ -37,7 +37,7 @@ use std::fmt;
 pub mod model;
 pub mod reference;
 
-pub use model::Model;
+pub use model::{Attrs, Model, Request};
 pub use reference::{ReferenceAllocator, check_free};
 
 /// A placement policy; memalloc's `Policy` has the same variants.
@@ -73,8 +73,10 @@ pub enum Error {
     SizeMismatch,
     /// The alignment (or `min_alignment`) is not a power of two.
     InvalidAlignment,
-    /// Any other bad argument: capacity 0.
+    /// Any other bad argument: capacity 0, an empty range.
     InvalidArgument,
+    /// A range that must be free is not.
+    Occupied,
 }
 
 /// The variant's name, e.g. `OutOfMemory`.

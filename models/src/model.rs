@@ -25,6 +25,18 @@
 //! block after the footprint stays free (first fit, best fit, TLSF: one block; buddy: the
 //! split halves). The tail of the capacity past its last multiple of `min_alignment` is
 //! never usable: the map shows it as padding.
+//!
+//! With a range `[lo, hi)` (`allocate_with`) only the part of each free block inside the
+//! range counts, and top-down takes the highest address that fits instead of the lowest:
+//! first fit the lowest (highest) aligned address in the range where the footprint fits;
+//! best fit the smallest block whose part in the range fits, ties to the lowest (highest)
+//! address, at that part's lowest (highest) aligned address; TLSF any block whose part
+//! fits, at that part's low (high) end; buddy a block of the smallest size whose part holds
+//! a buddy block of the footprint on the alignment, split down to the lowest (highest)
+//! such buddy block. `allocate_at` reserves an exact footprint when every unit of it is
+//! free (buddy: when it is a buddy block of a free block). `set_capacity` is a new model
+//! of the new capacity given every live allocation, in address order, by `allocate_at`.
+//! An allocation keeps the alignment it was requested with when `reallocate` moves it.
 
 use std::collections::BTreeMap;
 
@@ -33,13 +45,6 @@ use crate::{Error, Extent, ExtentKind, Policy, check_free};
 /// `value` rounded up to a multiple of `align` (a power of two); `None` on overflow.
 fn align_up(value: usize, align: usize) -> Option<usize> {
     value.checked_add(align - 1).map(|v| v & !(align - 1))
-}
-
-/// Where `size` units aligned to `align` start inside the free block `(start, block)`.
-fn fit(start: usize, block: usize, size: usize, align: usize) -> Option<usize> {
-    let at = align_up(start, align)?;
-    let used = (at - start).checked_add(size)?;
-    (used <= block).then_some(at)
 }
 
 /// The largest power of two that is at most `value` (`value > 0`).
@@ -77,6 +82,77 @@ pub struct Model {
     free: Vec<(usize, usize)>,
     /// The live allocations: start -> requested size.
     live: BTreeMap<usize, usize>,
+    /// The attributes of the live allocations that have any but the defaults.
+    attrs: BTreeMap<usize, Attrs>,
+}
+
+/// What an allocation carries beyond its size: tag, pin, and the alignment it was
+/// requested with (kept when `reallocate` moves it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attrs {
+    /// The tag, 0 by default.
+    pub tag: u64,
+    /// Whether compaction leaves it where it is.
+    pub pinned: bool,
+    /// The requested alignment, 1 by default.
+    pub alignment: usize,
+}
+
+impl Attrs {
+    /// No tag, not pinned, alignment 1.
+    pub const DEFAULT: Attrs = Attrs { tag: 0, pinned: false, alignment: 1 };
+}
+
+/// A request for [`Model::allocate_with`], as memalloc's `Request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Units to allocate.
+    pub size: usize,
+    /// A power of two.
+    pub alignment: usize,
+    /// The footprint lies in `[lo, hi)`, `hi` clamped to the capacity.
+    pub lo: usize,
+    /// See `lo`.
+    pub hi: usize,
+    /// The highest address that fits, not the lowest.
+    pub top_down: bool,
+    /// The attributes recorded with the allocation.
+    pub tag: u64,
+    /// See `tag`.
+    pub pinned: bool,
+}
+
+impl Request {
+    /// `size` units, alignment 1, anywhere, lowest first, no tag, not pinned.
+    pub fn new(size: usize) -> Self {
+        Request { size, alignment: 1, lo: 0, hi: usize::MAX, top_down: false, tag: 0, pinned: false }
+    }
+}
+
+/// Where in the range a request may go: `[lo, hi)` and which end to prefer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    lo: usize,
+    hi: usize,
+    top_down: bool,
+}
+
+impl Span {
+    /// Everywhere, lowest first.
+    const ALL: Span = Span { lo: 0, hi: usize::MAX, top_down: false };
+
+    /// The lowest (top-down: highest) address aligned to `align` where `fp` units fit in
+    /// the part of the free block `(start, size)` inside the span.
+    fn place(&self, start: usize, size: usize, fp: usize, align: usize) -> Option<usize> {
+        let (from, to) = (start.max(self.lo), (start + size).min(self.hi));
+        if self.top_down {
+            let at = to.checked_sub(fp)? & !(align - 1);
+            (at >= from).then_some(at)
+        } else {
+            let at = align_up(from, align)?;
+            (at.checked_add(fp)? <= to).then_some(at)
+        }
+    }
 }
 
 impl Model {
@@ -99,8 +175,16 @@ impl Model {
             start += size;
             rest -= size;
         }
-        let mut model =
-            Model { policy, capacity, min_alignment, usable, tops, free: Vec::new(), live: BTreeMap::new() };
+        let mut model = Model {
+            policy,
+            capacity,
+            min_alignment,
+            usable,
+            tops,
+            free: Vec::new(),
+            live: BTreeMap::new(),
+            attrs: BTreeMap::new(),
+        };
         model.reset();
         Ok(model)
     }
@@ -108,6 +192,7 @@ impl Model {
     /// `reset()`: every allocation gone, the free space as after creation.
     pub fn reset(&mut self) {
         self.live.clear();
+        self.attrs.clear();
         self.free = if self.policy == Policy::Buddy {
             self.tops.clone()
         } else if self.usable > 0 {
@@ -142,6 +227,11 @@ impl Model {
         &self.live
     }
 
+    /// The attributes of the live allocation at `addr` (the defaults when it has none).
+    pub fn attrs(&self, addr: usize) -> Attrs {
+        self.attrs.get(&addr).copied().unwrap_or(Attrs::DEFAULT)
+    }
+
     /// Buddy only: the top-level blocks `(start, size)`.
     pub fn top_level_blocks(&self) -> &[(usize, usize)] {
         &self.tops
@@ -160,11 +250,11 @@ impl Model {
         self.footprint(size).expect("a live allocation's footprint fits")
     }
 
-    /// Every address at which `fp` units aligned to `align` fit inside one free block,
-    /// as `(address, block start, block size)`: one candidate per block, at its lowest
-    /// aligned address.
-    fn fits(&self, fp: usize, align: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        self.free.iter().filter_map(move |&(start, size)| Some((fit(start, size, fp, align)?, start, size)))
+    /// Every place where `fp` units aligned to `align` fit in the part of a free block
+    /// inside `span`, as `(address, block start, block size)`: one candidate per block, at
+    /// that part's low (top-down: high) end.
+    fn fits(&self, fp: usize, align: usize, span: Span) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.free.iter().filter_map(move |&(start, size)| Some((span.place(start, size, fp, align)?, start, size)))
     }
 
     /// Whether `fp` units at `at` lie inside one free block and `at` is aligned.
@@ -173,26 +263,43 @@ impl Model {
             && self.free.iter().any(|&(start, size)| start <= at && at - start <= size && size - (at - start) >= fp)
     }
 
-    /// The address the policy gives `fp` units aligned to `align` (`got`: the library's
-    /// answer, which TLSF may choose freely among the fitting places, and buddy among the
-    /// blocks of the smallest fitting size); `None` when out of memory.
-    fn choose(&self, fp: usize, align: usize, got: Option<usize>) -> Option<usize> {
+    /// The candidates of buddy: for every free block that has a buddy block of `fp` units
+    /// on `align` in its part inside `span`, the lowest (top-down: highest) such buddy
+    /// block, as `(address, block start, block size)`.
+    fn buddy_fits(&self, fp: usize, align: usize, span: Span) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.fits(fp, align.max(fp), span)
+    }
+
+    /// The address the policy gives `fp` units aligned to `align` inside `span` (`got`:
+    /// the library's answer, which TLSF may choose freely among the fitting blocks, and
+    /// buddy among the blocks of the smallest fitting size); `None` when out of memory.
+    fn choose(&self, fp: usize, align: usize, span: Span, got: Option<usize>) -> Option<usize> {
+        let lowest = |it: &mut dyn Iterator<Item = (usize, usize, usize)>| it.map(|(at, ..)| at).min();
+        let highest = |it: &mut dyn Iterator<Item = (usize, usize, usize)>| it.map(|(at, ..)| at).max();
         match self.policy {
-            Policy::FirstFit => self.fits(fp, align).map(|(at, ..)| at).min(),
-            Policy::BestFit => self.fits(fp, align).min_by_key(|&(_, start, size)| (size, start)).map(|(at, ..)| at),
+            Policy::FirstFit if span.top_down => highest(&mut self.fits(fp, align, span)),
+            Policy::FirstFit => lowest(&mut self.fits(fp, align, span)),
+            Policy::BestFit => {
+                let smallest = self.fits(fp, align, span).map(|(_, _, size)| size).min()?;
+                let same = self.fits(fp, align, span).filter(|&(_, _, size)| size == smallest);
+                if span.top_down { same.map(|(at, ..)| at).max() } else { same.map(|(at, ..)| at).min() }
+            }
+            // Anywhere in a free block; with a range or top-down, at the low (high) end of
+            // the block's part inside the range, as the contract says.
             Policy::Tlsf => match got {
-                Some(at) if self.holds_at(at, fp, align) => Some(at),
+                Some(at) if self.fits(fp, align, span).any(|(place, ..)| place == at) => Some(at),
+                Some(at) if span == Span::ALL && self.holds_at(at, fp, align) => Some(at),
                 // Wrong or missing: name a fitting place, so that the comparison fails.
-                _ => self.fits(fp, align).map(|(at, ..)| at).next(),
+                _ => self.fits(fp, align, span).map(|(at, ..)| at).next(),
             },
             Policy::Buddy => {
-                let candidates =
-                    || self.free.iter().filter(|&&(start, size)| size >= fp && start.is_multiple_of(align));
-                let smallest = candidates().map(|&(_, size)| size).min()?;
+                let smallest = self.buddy_fits(fp, align, span).map(|(_, _, size)| size).min()?;
+                let right =
+                    |at: usize| self.buddy_fits(fp, align, span).any(|(x, _, size)| x == at && size == smallest);
                 match got {
-                    Some(at) if candidates().any(|&(start, size)| (start, size) == (at, smallest)) => Some(at),
+                    Some(at) if right(at) => Some(at),
                     // Wrong or missing: name a right place, so that the comparison fails.
-                    _ => candidates().find(|&&(_, size)| size == smallest).map(|&(start, _)| start),
+                    _ => self.buddy_fits(fp, align, span).find(|&(_, _, size)| size == smallest).map(|(at, ..)| at),
                 }
             }
         }
@@ -208,14 +315,19 @@ impl Model {
         let (start, size) = self.free.remove(i);
         let mut pieces = Vec::new();
         if self.policy == Policy::Buddy {
-            assert_eq!(at, start, "a buddy allocation takes the start of its block");
-            // Split down to fp: the low half kept, every upper half freed.
-            let mut half = size / 2;
+            // Split down to fp: the half that holds `at` kept, the other half freed.
+            let (mut block, mut half) = (start, size / 2);
             while half >= fp {
-                pieces.push((start + half, half));
+                if at < block + half {
+                    pieces.push((block + half, half));
+                } else {
+                    pieces.push((block, half));
+                    block += half;
+                }
                 half /= 2;
             }
-            pieces.reverse();
+            assert_eq!(block, at, "a buddy allocation is a buddy block of its free block");
+            pieces.sort_unstable();
         } else {
             if at > start {
                 pieces.push((start, at - start));
@@ -288,10 +400,90 @@ impl Model {
             return Err(Error::InvalidSize);
         }
         let fp = self.footprint(size).ok_or(Error::OutOfMemory)?;
-        let at = self.choose(fp, align.max(self.min_alignment), got).ok_or(Error::OutOfMemory)?;
+        let at = self.choose(fp, align.max(self.min_alignment), Span::ALL, got).ok_or(Error::OutOfMemory)?;
         self.take(at, fp);
         self.live.insert(at, size);
+        if align > 1 {
+            self.attrs.insert(at, Attrs { alignment: align, ..Attrs::DEFAULT });
+        }
         Ok(at)
+    }
+
+    /// `allocate_with(request)`, given the library's address `got` (used only where the
+    /// policy may choose): the result the library must give, in its check order.
+    pub fn allocate_with(&mut self, request: Request, got: Option<usize>) -> Result<usize, Error> {
+        if !request.alignment.is_power_of_two() {
+            return Err(Error::InvalidAlignment);
+        }
+        if request.size == 0 {
+            return Err(Error::InvalidSize);
+        }
+        let hi = request.hi.min(self.capacity);
+        if request.lo >= hi {
+            return Err(Error::InvalidArgument);
+        }
+        let fp = self.footprint(request.size).ok_or(Error::OutOfMemory)?;
+        let span = Span { lo: request.lo, hi, top_down: request.top_down };
+        let align = request.alignment.max(self.min_alignment);
+        let at = self.choose(fp, align, span, got).ok_or(Error::OutOfMemory)?;
+        self.take(at, fp);
+        self.live.insert(at, request.size);
+        let attrs = Attrs { tag: request.tag, pinned: request.pinned, alignment: request.alignment };
+        if attrs != Attrs::DEFAULT {
+            self.attrs.insert(at, attrs);
+        }
+        Ok(at)
+    }
+
+    /// `allocate_at(addr, size)`: the result the library must give, in its check order.
+    pub fn allocate_at(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        if size == 0 || addr.checked_add(size).is_none_or(|end| end > self.capacity) {
+            return Err(Error::InvalidSize);
+        }
+        let fp = self.footprint(size);
+        let alignment = match (self.policy, fp) {
+            (Policy::Buddy, Some(fp)) => fp,
+            (Policy::Buddy, None) => usize::MAX,
+            _ => self.min_alignment,
+        };
+        if !addr.is_multiple_of(alignment.max(self.min_alignment)) {
+            return Err(Error::InvalidAlignment);
+        }
+        let fp = fp.ok_or(Error::Occupied)?;
+        let free =
+            |&&(start, block): &&(usize, usize)| start <= addr && addr - start < block && block - (addr - start) >= fp;
+        let held = match self.policy {
+            // A buddy reservation is a buddy block of the free block that holds it.
+            Policy::Buddy => self.free.iter().any(|b| free(&b) && (addr - b.0).is_multiple_of(fp)),
+            _ => self.free.iter().any(|b| free(&b)),
+        };
+        if !held {
+            return Err(Error::Occupied);
+        }
+        self.take(addr, fp);
+        self.live.insert(addr, size);
+        Ok(())
+    }
+
+    /// `set_capacity(new_capacity)`: a model of the new capacity given every live
+    /// allocation, in address order, with its attributes.
+    pub fn set_capacity(&mut self, new_capacity: usize) -> Result<(), Error> {
+        let mut fresh = Model::new(self.policy, new_capacity, self.min_alignment)?;
+        for (&addr, &size) in &self.live {
+            let end = addr + self.live_footprint(size);
+            if end > fresh.usable {
+                return Err(Error::Occupied);
+            }
+        }
+        for (&addr, &size) in &self.live {
+            fresh.allocate_at(addr, size).expect("a live allocation's place is free in the new model");
+        }
+        fresh.attrs = self.attrs.clone();
+        *self = fresh;
+        Ok(())
     }
 
     /// The checks of `free(addr, size)` (and of `reallocate`'s old block), in the order of
@@ -304,6 +496,7 @@ impl Model {
     pub fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
         self.check_free(addr, size)?;
         self.live.remove(&addr);
+        self.attrs.remove(&addr);
         self.give(addr, self.live_footprint(size));
         Ok(())
     }
@@ -349,11 +542,18 @@ impl Model {
             self.live.insert(addr, new);
             return Ok(addr);
         }
-        let at = self.choose(new_fp, self.min_alignment, got).ok_or(Error::OutOfMemory)?;
+        // A moved allocation keeps its attributes, its requested alignment included.
+        let attrs = self.attrs(addr);
+        let align = attrs.alignment.max(self.min_alignment);
+        let at = self.choose(new_fp, align, Span::ALL, got).ok_or(Error::OutOfMemory)?;
         self.take(at, new_fp);
         self.live.remove(&addr);
+        self.attrs.remove(&addr);
         self.give(addr, old_fp);
         self.live.insert(at, new);
+        if attrs != Attrs::DEFAULT {
+            self.attrs.insert(at, attrs);
+        }
         Ok(at)
     }
 

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 
 pub use types::*;
 
-use crate::{Error, MemoryAllocator, Options, Policy};
+use crate::{Error, MemoryAllocator, Options, Policy, Request};
 
 /// An allocator over `[0, capacity)`, guarded by a lock. Opaque to C: create it with
 /// `ma_create` or `ma_create_with`, release it with `ma_destroy`.
@@ -97,10 +97,18 @@ pub extern "C" fn ma_create(capacity: usize) -> *mut ma_allocator {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ma_create_with(opts: *const ma_options, out: *mut *mut ma_allocator) -> ma_status {
     boundary(|| {
-        // SAFETY: the caller guarantees that a non-NULL `opts` is a valid `ma_options`.
-        let opts = unsafe { opts.as_ref() }.ok_or(Error::NullPointer)?;
+        if opts.is_null() {
+            return Err(Error::NullPointer);
+        }
         let out = out_param(out)?;
-        if opts.struct_size < size_of::<ma_options>() || opts.capacity == 0 {
+        // SAFETY: `opts` is non-NULL and the caller guarantees it points to at least
+        // `struct_size` bytes of `ma_options`, so its first field is readable.
+        if unsafe { ptr::addr_of!((*opts).struct_size).read() } < size_of::<ma_options>() {
+            return Err(Error::InvalidArgument);
+        }
+        // SAFETY: the caller's struct is at least as large as this version's.
+        let opts = unsafe { &*opts };
+        if opts.capacity == 0 {
             return Err(Error::InvalidArgument);
         }
         let policy = Policy::from_code(opts.policy).ok_or(Error::InvalidArgument)?;
@@ -197,6 +205,115 @@ pub unsafe extern "C" fn ma_alloc_aligned(
         // SAFETY: checked for NULL; the caller guarantees it is writable.
         unsafe { write_out(out, addr) };
         Ok(())
+    })
+}
+
+/// Fills `*r` with the defaults for a request of `size` units: `struct_size` set,
+/// alignment 1, `lo` 0, `hi` `SIZE_MAX`, no flags, tag 0. NULL is a no-op.
+///
+/// # Safety
+/// `r` is NULL or valid for a write of `ma_request`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_request_init(r: *mut ma_request, size: usize) {
+    if !r.is_null() {
+        // SAFETY: `r` is non-NULL and the caller guarantees it is writable.
+        unsafe { write_out(r, ma_request::new(size)) };
+    }
+}
+
+/// Allocates as `*r` says and writes the address to `*out_addr`: `size` units at a
+/// multiple of `alignment` (and of `min_alignment`), the whole footprint inside
+/// `[lo, hi)` (`hi` clamped to the capacity), at the lowest address the policy picks
+/// there, or the highest with `MA_REQ_TOP_DOWN`; `tag` and `MA_REQ_PINNED` are recorded
+/// with the allocation. With the defaults it is `ma_alloc` (or `ma_alloc_aligned`),
+/// address for address.
+///
+/// First fit: the lowest (top-down: highest) aligned address in the range where the
+/// block fits. Best fit: the smallest free block whose part in the range holds the
+/// request, ties to the lowest (top-down: highest) address, at that part's lowest
+/// (highest) aligned address. Both stay O(log n). TLSF and buddy: the first block of
+/// their size classes (orders) whose part in the range holds it, at that part's low
+/// (high) end; they scan their lists.
+///
+/// Checks, first failing wins: `a`, `r` or `out_addr` NULL -> `MA_ERR_NULL_POINTER`;
+/// `struct_size` smaller than this version's `ma_request` -> `MA_ERR_INVALID_ARGUMENT`;
+/// a flag bit not defined -> `MA_ERR_INVALID_ARGUMENT`; `alignment` 0 or not a power of
+/// two -> `MA_ERR_INVALID_ALIGNMENT`; `size` 0 -> `MA_ERR_INVALID_SIZE`;
+/// `lo >= min(hi, capacity)` -> `MA_ERR_INVALID_ARGUMENT`; no fit inside the range ->
+/// `MA_ERR_OUT_OF_MEMORY`.
+///
+/// # Safety
+/// `a` is NULL or a live handle; `r` is NULL or points to at least `r->struct_size`
+/// bytes of `ma_request`; `out_addr` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_alloc_ex(a: *mut ma_allocator, r: *const ma_request, out_addr: *mut usize) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        if r.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let out = out_param(out_addr)?;
+        // SAFETY: `r` is non-NULL and the caller guarantees it points to at least
+        // `struct_size` bytes of `ma_request`, so its first field is readable.
+        if unsafe { ptr::addr_of!((*r).struct_size).read() } < size_of::<ma_request>() {
+            return Err(Error::InvalidArgument);
+        }
+        // SAFETY: the caller's struct is at least as large as this version's.
+        let r = unsafe { &*r };
+        if r.flags & !MA_REQ_KNOWN != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut request = Request::new(r.size).align(r.alignment).within(r.lo..r.hi).tag(r.tag);
+        request.top_down = r.flags & MA_REQ_TOP_DOWN != 0;
+        request.pinned = r.flags & MA_REQ_PINNED != 0;
+        let addr = a.inner.lock().allocate_with(&request)?;
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, addr) };
+        Ok(())
+    })
+}
+
+/// Reserves exactly `[addr, addr + size)` (its footprint: the size rounded up to
+/// `min_alignment`, and under buddy to a power of two), like a fixed allocation; it is
+/// then freed as any other. O(log n) under first fit; the other policies walk the block
+/// list to `addr`.
+///
+/// Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `addr >= capacity` ->
+/// `MA_ERR_INVALID_ADDRESS`; `size` 0, or `addr + size` past the capacity (overflow
+/// included) -> `MA_ERR_INVALID_SIZE`; `addr` not a multiple of `min_alignment` (buddy:
+/// of the footprint) -> `MA_ERR_INVALID_ALIGNMENT`; any unit of the footprint not free ->
+/// `MA_ERR_OCCUPIED`.
+///
+/// # Safety
+/// `a` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_alloc_at(a: *mut ma_allocator, addr: usize, size: usize) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        a.inner.lock().allocate_at(addr, size)
+    })
+}
+
+/// Grows or shrinks the managed range to `[0, new_capacity)` with the live allocations
+/// where they are: growing adds free space (merged with a free block at the old end),
+/// shrinking removes free space. Afterwards the map, the stats and every later call are
+/// those of an allocator created with `new_capacity` and given the same allocations, in
+/// address order, by `ma_alloc_at` (buddy re-tiles its top-level blocks so).
+///
+/// Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `new_capacity` 0 ->
+/// `MA_ERR_INVALID_ARGUMENT`; a live allocation's footprint ends beyond `new_capacity`
+/// -> `MA_ERR_OCCUPIED`.
+///
+/// # Safety
+/// `a` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_set_capacity(a: *mut ma_allocator, new_capacity: usize) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        a.inner.lock().set_capacity(new_capacity)
     })
 }
 

@@ -32,6 +32,13 @@ pub const MA_ERR_INVALID_ALIGNMENT: ma_status = 7;
 pub const MA_ERR_INVALID_ARGUMENT: ma_status = 8;
 /// An internal invariant failed or a panic was caught; never expected.
 pub const MA_ERR_INTERNAL: ma_status = 9;
+/// A range that must be free is not: a unit of an `ma_alloc_at` reservation is taken,
+/// or a live allocation lies beyond the capacity given to `ma_set_capacity`.
+pub const MA_ERR_OCCUPIED: ma_status = 10;
+/// `ma_save`'s buffer cannot hold the snapshot (the needed length is still written).
+pub const MA_ERR_BUFFER_TOO_SMALL: ma_status = 11;
+/// `ma_load` was given bytes that are not a valid snapshot.
+pub const MA_ERR_BAD_SNAPSHOT: ma_status = 12;
 
 /// The allocator's counters, filled by `ma_get_stats`.
 /// Always `capacity == allocated + free + padding`.
@@ -130,6 +137,41 @@ pub struct ma_options {
     pub policy: u32,
     /// Every address is a multiple of it; a power of two; default 1.
     pub min_alignment: usize,
+}
+
+/// `ma_request.flags`: take the highest address that fits, not the lowest.
+pub const MA_REQ_TOP_DOWN: u32 = 1;
+/// `ma_request.flags`: compaction never moves this allocation.
+pub const MA_REQ_PINNED: u32 = 2;
+/// Every flag bit this version knows; any other is rejected.
+pub(crate) const MA_REQ_KNOWN: u32 = MA_REQ_TOP_DOWN | MA_REQ_PINNED;
+
+/// A request for `ma_alloc_ex`. The struct only grows at its end: always start from
+/// `ma_request_init`, which sets `struct_size` and the defaults.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ma_request {
+    /// Set by `ma_request_init`: the size of the struct the caller was compiled with.
+    pub struct_size: usize,
+    /// Units to allocate; must be positive.
+    pub size: usize,
+    /// The address is a multiple of it (and of `min_alignment`); a power of two, default 1.
+    pub alignment: usize,
+    /// The allocation's whole footprint lies in `[lo, hi)`; default 0.
+    pub lo: usize,
+    /// See `lo`; default `SIZE_MAX`, and clamped to the capacity.
+    pub hi: usize,
+    /// `MA_REQ_*` bits; default 0.
+    pub flags: u32,
+    /// The allocation's tag; default 0.
+    pub tag: u64,
+}
+
+impl ma_request {
+    /// The defaults for `size` units: alignment 1, anywhere, lowest first, no flag, tag 0.
+    pub(crate) fn new(size: usize) -> Self {
+        ma_request { struct_size: size_of::<ma_request>(), size, alignment: 1, lo: 0, hi: usize::MAX, flags: 0, tag: 0 }
+    }
 }
 
 impl Default for ma_options {

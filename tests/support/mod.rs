@@ -30,6 +30,7 @@ pub fn error(error: models::Error) -> Error {
         models::Error::SizeMismatch => Error::SizeMismatch,
         models::Error::InvalidAlignment => Error::InvalidAlignment,
         models::Error::InvalidArgument => Error::InvalidArgument,
+        models::Error::Occupied => Error::Occupied,
     }
 }
 

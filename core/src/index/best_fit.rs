@@ -18,7 +18,7 @@ pub(crate) struct SizeOrder;
 impl Order for SizeOrder {
     type Key = (usize, usize);
     const KEY_MAX: (usize, usize) = (usize::MAX, usize::MAX);
-    const EXTENT_CHANGES_KEEP_ORDER: bool = false;
+    const BY_ADDRESS: bool = false;
 
     fn key(start: usize, size: usize) -> (usize, usize) {
         (size, start)

@@ -30,7 +30,7 @@
 //! - `give`: O(L) (at most `L` merges); `shrink`: O(L);
 //! - `largest`: O(1).
 
-use super::Index;
+use super::{Index, Span};
 use crate::blocks::{BlockRef, BlockTable, SINK};
 
 /// The table buddy works on: each free block holds its previous and next block in the
@@ -140,12 +140,42 @@ impl BuddyIndex {
         let from = self.lowest_nonempty_from(order.max(align_order))?;
         Some((self.heads[from as usize], from))
     }
+
+    /// Splits free block `id` (of `order`, out of its list) down to the buddy block
+    /// `[at, at + footprint)` inside it, freeing each half that does not hold `at` (the
+    /// larger halves first, each at the head of its list), and makes that block the
+    /// allocation of `size` units; returns its slot.
+    #[inline]
+    fn isolate(&mut self, blocks: &mut Blocks, id: u32, order: u32, at: usize, footprint: usize, size: usize) -> u32 {
+        let (mut start, mut order) = (blocks.free(id).start, order);
+        let this = BlockRef::free(id);
+        while block_size(order) > footprint {
+            order -= 1;
+            let half = block_size(order);
+            // Shrink this block to the half that holds `at` first, then free the other
+            // half (the free-space counter never passes the capacity).
+            let freed = if at < start + half {
+                blocks.set_free_extent(id, start, half);
+                blocks.insert_free_after(this, start + half, half)
+            } else {
+                blocks.set_free_extent(id, start + half, half);
+                let lower = blocks.insert_free_before(this, start, half);
+                start += half;
+                lower
+            };
+            self.link(blocks, freed, order);
+        }
+        debug_assert_eq!(start, at);
+        blocks.free_to_used(id, size)
+    }
 }
 
 impl Index for BuddyIndex {
     type Words = [u32; 2];
 
     const MERGES_ADJACENT: bool = false;
+
+    const ALIGNED_TO_FOOTPRINT: bool = true;
 
     /// An index whose free space is `[0, capacity)`, laid out in `blocks` (empty) as
     /// top-level blocks of decreasing powers of two from address 0.
@@ -174,26 +204,58 @@ impl Index for BuddyIndex {
     #[inline]
     fn take(&mut self, blocks: &mut Blocks, size: usize, footprint: usize, align: usize) -> Option<u32> {
         debug_assert!(footprint.is_power_of_two() && align.is_power_of_two());
-        let order = footprint.trailing_zeros();
-        let (id, from) = self.find(blocks, order, align)?;
+        let (id, from) = self.find(blocks, footprint.trailing_zeros(), align)?;
         self.unlink(blocks, id, from);
-        if from == order {
-            return Some(blocks.free_to_used(id, size));
-        }
-        // Split down to `order`: the low half goes on being split (and keeps the block's
-        // start, hence its alignment), the upper halves become free. The block's own slot
-        // becomes the highest half; the others go in before it, from the top down.
         let start = blocks.free(id).start;
-        let top = from - 1;
-        blocks.set_free_extent(id, start + block_size(top), block_size(top));
-        self.link(blocks, id, top);
-        let mut above = BlockRef::free(id);
-        for half in (order..top).rev() {
-            let half_id = blocks.insert_free_before(above, start + block_size(half), block_size(half));
-            self.link(blocks, half_id, half);
-            above = BlockRef::free(half_id);
+        Some(self.isolate(blocks, id, from, start, footprint, size))
+    }
+
+    /// The smallest order that has a block with a part of `footprint` units inside the
+    /// span, on a multiple of `align` and of the footprint (the first such block of its
+    /// list): that part becomes the allocation, the rest of the block free halves. A scan
+    /// of the lists from the footprint's order up.
+    fn take_within(
+        &mut self,
+        blocks: &mut Blocks,
+        size: usize,
+        footprint: usize,
+        align: usize,
+        span: Span,
+    ) -> Option<u32> {
+        let align = align.max(footprint);
+        let (id, order, at) = (footprint.trailing_zeros()..usize::BITS).find_map(|order| {
+            let mut id = self.heads[order as usize];
+            while id != NIL {
+                let block = blocks.free(id);
+                if let Some(at) = span.place(block.start, block.size, footprint, align) {
+                    return Some((id, order, at));
+                }
+                id = block.words[NEXT];
+            }
+            None
+        })?;
+        self.unlink(blocks, id, order);
+        Some(self.isolate(blocks, id, order, at, footprint, size))
+    }
+
+    /// Takes the buddy block `[at, at + footprint)` (`at` a multiple of the footprint) if
+    /// it lies in a free block, which is split down to it.
+    fn take_at(
+        &mut self,
+        blocks: &mut Blocks,
+        size: usize,
+        footprint: usize,
+        at: usize,
+        from: BlockRef,
+    ) -> Option<u32> {
+        let id = blocks.block_at(from, at).as_free()?;
+        let block = blocks.free(id);
+        if at.checked_add(footprint)? > block.start + block.size {
+            return None;
         }
-        Some(blocks.insert_used_before(above, start, size))
+        let order = block.size.trailing_zeros();
+        self.unlink(blocks, id, order);
+        Some(self.isolate(blocks, id, order, at, footprint, size))
     }
 
     /// Frees allocated block `id` of `footprint` units (a power of two) and merges it

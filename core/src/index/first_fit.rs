@@ -16,7 +16,7 @@ impl Order for AddressOrder {
     const KEY_MAX: usize = usize::MAX;
     // Free blocks never overlap, so a block that stays between its neighbours keeps its
     // place by address.
-    const EXTENT_CHANGES_KEEP_ORDER: bool = true;
+    const BY_ADDRESS: bool = true;
 
     fn key(start: usize, _size: usize) -> usize {
         start

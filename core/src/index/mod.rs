@@ -43,6 +43,9 @@ pub(crate) trait Index: Clone + std::fmt::Debug {
     /// merges a block only with its buddy.
     const MERGES_ADJACENT: bool = true;
 
+    /// Whether every allocation starts on a multiple of its own footprint (buddy's do).
+    const ALIGNED_TO_FOOTPRINT: bool = false;
+
     /// The index over `[0, usable)`, all free, laid out in `blocks` (empty).
     fn new(usable: usize, blocks: &mut BlockTable<Self::Words>) -> Self;
 
@@ -67,6 +70,29 @@ pub(crate) trait Index: Clone + std::fmt::Debug {
         size: usize,
         footprint: usize,
         align: usize,
+    ) -> Option<u32>;
+
+    /// As [`Index::take`], with the whole footprint inside `span` and at its low or high
+    /// end as `span` asks.
+    fn take_within(
+        &mut self,
+        blocks: &mut BlockTable<Self::Words>,
+        size: usize,
+        footprint: usize,
+        align: usize,
+        span: Span,
+    ) -> Option<u32>;
+
+    /// Takes exactly `[at, at + footprint)` for an allocation of `size` units, if all of
+    /// it is free (`at` is aligned as the policy needs); `from` is a block at or before
+    /// `at` where a walk of the table may start. Returns the allocated block's slot.
+    fn take_at(
+        &mut self,
+        blocks: &mut BlockTable<Self::Words>,
+        size: usize,
+        footprint: usize,
+        at: usize,
+        from: BlockRef,
     ) -> Option<u32>;
 
     /// Frees allocated block `id` of `footprint` units, merging as the policy does.
@@ -110,6 +136,25 @@ pub(crate) trait FreeSet: Clone + std::fmt::Debug {
     /// hold them.
     fn find(&mut self, blocks: &BlockTable<Self::Words>, size: usize, align: usize) -> Option<(u32, usize)>;
 
+    /// A free block whose part inside `span` holds `size` units at a multiple of
+    /// `align`, chosen by the policy among those, and the address there (its low or high
+    /// end, as the span says). `None` only when no free block's part inside the span can
+    /// hold them.
+    fn find_within(
+        &mut self,
+        blocks: &BlockTable<Self::Words>,
+        size: usize,
+        align: usize,
+        span: Span,
+    ) -> Option<(u32, usize)>;
+
+    /// The free block that holds the address `at`, if a free block does; `from` is a
+    /// block at or before `at` where a walk may start. A walk of the block table unless
+    /// the set knows addresses.
+    fn free_block_at(&self, blocks: &BlockTable<Self::Words>, at: usize, from: BlockRef) -> Option<u32> {
+        blocks.block_at(from, at).as_free()
+    }
+
     /// Free block `id` (already in the table) joins the set.
     fn insert(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32);
 
@@ -140,6 +185,49 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
 
     fn find(&mut self, _blocks: &BlockTable<()>, size: usize, align: usize) -> Option<(u32, usize)> {
         BlockTree::find(self, size, align)
+    }
+
+    fn find_within(&mut self, blocks: &BlockTable<()>, size: usize, align: usize, span: Span) -> Option<(u32, usize)> {
+        let fits = |start, block| span.place(start, block, size, align);
+        if O::BY_ADDRESS {
+            // First fit: the blocks that start inside the span in address order (reversed
+            // for top-down), and the one that starts below it but may reach into it, which
+            // comes first bottom-up and last top-down.
+            let (lo, hi) = (O::key(span.lo, 0), O::key(span.hi, 0));
+            let inside = |tree: &mut Self| tree.search((Some(lo), Some(hi)), size, span.top_down, fits);
+            let straddling = |tree: &mut Self| {
+                let (start, block, id) = tree.last_below(lo)?;
+                span.place(start, block, size, align).map(|at| (id, at))
+            };
+            if span.top_down {
+                inside(self).or_else(|| straddling(self))
+            } else {
+                straddling(self).or_else(|| inside(self))
+            }
+        } else {
+            // Best fit: the first block in (size, address) order whose part in the span
+            // fits is the smallest, lowest-addressed such block; top-down, then the
+            // highest-addressed block of that size that fits.
+            let bottom_up = Span { top_down: false, ..span };
+            let (id, at) = self.search((Some(O::key(0, size)), None), size, false, |start, block| {
+                bottom_up.place(start, block, size, align)
+            })?;
+            if !span.top_down {
+                return Some((id, at));
+            }
+            let smallest = blocks.free(id).size;
+            self.search((Some(O::key(0, smallest)), Some(O::key(usize::MAX, smallest))), size, true, fits)
+        }
+    }
+
+    fn free_block_at(&self, blocks: &BlockTable<()>, at: usize, from: BlockRef) -> Option<u32> {
+        if O::BY_ADDRESS {
+            // The last block that starts at or below `at`, if it reaches past it.
+            let (start, size, id) = self.last_below(O::key(at.checked_add(1)?, 0))?;
+            (at - start < size).then_some(id)
+        } else {
+            blocks.block_at(from, at).as_free()
+        }
     }
 
     fn insert(&mut self, blocks: &mut BlockTable<()>, id: u32) {
@@ -192,10 +280,26 @@ fn take_from<S: FreeSet>(
     align: usize,
 ) -> Option<u32> {
     let (id, at) = set.find(blocks, footprint, align)?;
+    Some(carve(set, blocks, size, footprint, id, at))
+}
+
+/// Takes `[at, at + footprint)` out of free block `id`, which holds it, for an allocation
+/// of `size` units: the parts of the block before and after stay free. Returns the new
+/// allocated block's slot.
+#[inline]
+fn carve<S: FreeSet>(
+    set: &mut S,
+    blocks: &mut BlockTable<S::Words>,
+    size: usize,
+    footprint: usize,
+    id: u32,
+    at: usize,
+) -> u32 {
     let FreeBlock { start, size: units, .. } = *blocks.free(id);
+    debug_assert!(start <= at && at + footprint <= start + units, "the footprint lies in the block");
     let (head, tail) = (at - start, start + units - (at + footprint));
     let this = BlockRef::free(id);
-    Some(match (head, tail) {
+    match (head, tail) {
         (0, 0) => {
             set.remove(blocks, id);
             blocks.free_to_used(id, size)
@@ -218,7 +322,7 @@ fn take_from<S: FreeSet>(
             set.insert(blocks, rest);
             used
         }
-    })
+    }
 }
 
 /// Frees allocated block `id`, whose footprint is `footprint` units, merging it with a
@@ -315,6 +419,32 @@ impl<S: FreeSet> Index for S {
         take_from(self, blocks, size, footprint, align)
     }
 
+    fn take_within(
+        &mut self,
+        blocks: &mut BlockTable<S::Words>,
+        size: usize,
+        footprint: usize,
+        align: usize,
+        span: Span,
+    ) -> Option<u32> {
+        let (id, at) = self.find_within(blocks, footprint, align, span)?;
+        Some(carve(self, blocks, size, footprint, id, at))
+    }
+
+    fn take_at(
+        &mut self,
+        blocks: &mut BlockTable<S::Words>,
+        size: usize,
+        footprint: usize,
+        at: usize,
+        from: BlockRef,
+    ) -> Option<u32> {
+        let id = self.free_block_at(blocks, at, from)?;
+        let block = blocks.free(id);
+        let end = at.checked_add(footprint)?;
+        (end <= block.start + block.size).then(|| carve(self, blocks, size, footprint, id, at))
+    }
+
     #[inline]
     fn give(&mut self, blocks: &mut BlockTable<S::Words>, id: u32, footprint: usize) {
         give_to(self, blocks, id, footprint);
@@ -341,6 +471,33 @@ impl<S: FreeSet> Index for S {
 pub(crate) fn align_up(value: usize, align: usize) -> Option<usize> {
     debug_assert!(align.is_power_of_two());
     value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// A range of addresses `[lo, hi)` that an allocation's whole footprint must lie in
+/// (`hi` no more than the usable range), and which end of it to prefer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
+    /// The highest address that fits, not the lowest.
+    pub(crate) top_down: bool,
+}
+
+impl Span {
+    /// Where `size` units aligned to `align` go inside the part of the free block
+    /// `[start, start + block_size)` that lies in the span: its lowest aligned address
+    /// that fits (top-down: its highest), if any.
+    #[inline]
+    pub(crate) fn place(&self, start: usize, block_size: usize, size: usize, align: usize) -> Option<usize> {
+        let (from, to) = (start.max(self.lo), (start + block_size).min(self.hi));
+        if self.top_down {
+            let at = to.checked_sub(size)? & !(align - 1);
+            (at >= from).then_some(at)
+        } else {
+            let at = align_up(from, align)?;
+            (at.checked_add(size)? <= to).then_some(at)
+        }
+    }
 }
 
 /// Where an allocation of `size` aligned to `align` would start inside the free block

@@ -40,8 +40,7 @@
 //!   less than 1/32; usually there are few). It is asked only for statistics, so the
 //!   allocation path keeps no cache of it.
 
-use super::FreeSet;
-use super::fit_in_block;
+use super::{FreeSet, Span, fit_in_block};
 use crate::blocks::{BlockTable, SINK};
 
 /// The table TLSF works on: each free block holds its previous and next block in its class
@@ -248,6 +247,23 @@ impl FreeSet for TlsfIndex {
             for id in self.list(blocks, found) {
                 let block = blocks.free(id);
                 if let Some(at) = fit_in_block(block.start, block.size, size, align) {
+                    return Some((id, at));
+                }
+            }
+            class = found + 1;
+        }
+        None
+    }
+
+    /// The first block, classes from `size`'s own upward and each list in order, whose
+    /// part inside the span holds the request: a scan (classes below `size`'s hold only
+    /// smaller blocks).
+    fn find_within(&mut self, blocks: &Blocks, size: usize, align: usize, span: Span) -> Option<(u32, usize)> {
+        let mut class = class_of(size);
+        while let Some(found) = self.first_nonempty_from(class) {
+            for id in self.list(blocks, found) {
+                let block = blocks.free(id);
+                if let Some(at) = span.place(block.start, block.size, size, align) {
                     return Some((id, at));
                 }
             }

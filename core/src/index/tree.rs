@@ -33,9 +33,10 @@ pub(crate) trait Order {
     type Key: Copy + Ord + Debug;
     /// Above every key: the fill value of unused key slots in inner nodes.
     const KEY_MAX: Self::Key;
-    /// Whether a block that changes its extent, without crossing its neighbours in
-    /// address order, keeps its place in key order (true of address order).
-    const EXTENT_CHANGES_KEEP_ORDER: bool;
+    /// Whether the key is the address: then a block that changes its extent without
+    /// crossing its neighbours keeps its place in key order, and the tree answers
+    /// questions by address.
+    const BY_ADDRESS: bool;
 
     /// The key of the free block `[start, start + size)`.
     fn key(start: usize, size: usize) -> Self::Key;
@@ -307,6 +308,15 @@ impl Cursor {
 /// The inner nodes a cursor passes, from the root down.
 type Path = [u32; MAX_HEIGHT];
 
+/// What [`BlockTree::search`] looks for.
+struct Query<K, Fits> {
+    from: Option<K>,
+    to: Option<K>,
+    min_size: usize,
+    backwards: bool,
+    fits: Fits,
+}
+
 /// Free blocks in a B+ tree ordered by `O`, with leaves of up to `L` blocks and inner
 /// nodes of up to `F` children, every child slot annotated with the largest block beneath
 /// it.
@@ -474,6 +484,76 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         Some((self.entry(&cur).2, at))
     }
 
+    /// The first block in key order (the last, when `backwards`) whose key lies in
+    /// `[from, to)` (a missing bound is no bound), that has at least `min_size` units and
+    /// for which `fits(start, size)` gives an address: its slot in the block table and
+    /// that address. Only subtrees that overlap the key range and hold a block of
+    /// `min_size` units are visited, so the search is a descent plus the blocks that
+    /// `fits` turns down. The path to it becomes the finger.
+    pub(crate) fn search(
+        &mut self,
+        (from, to): (Option<O::Key>, Option<O::Key>),
+        min_size: usize,
+        backwards: bool,
+        fits: impl Fn(usize, usize) -> Option<usize>,
+    ) -> Option<(u32, usize)> {
+        let query = Query { from, to, min_size, backwards, fits };
+        let mut cur = Cursor::START;
+        let at = self.search_node(0, self.root, (None, None), &query, &mut cur)?;
+        self.finger = Some(cur);
+        Some((self.entry(&cur).2, at))
+    }
+
+    fn search_node<Fits: Fn(usize, usize) -> Option<usize>>(
+        &self,
+        level: usize,
+        id: u32,
+        (lo, hi): (Option<O::Key>, Option<O::Key>),
+        query: &Query<O::Key, Fits>,
+        cur: &mut Cursor,
+    ) -> Option<usize> {
+        // The k-th position of `n` in the query's direction.
+        let nth = |k: usize, n: usize| if query.backwards { n - 1 - k } else { k };
+        if level == self.height {
+            let leaf = &self.leaves[id];
+            for i in (0..leaf.len).map(|k| nth(k, leaf.len)) {
+                let (start, size) = (leaf.starts[i], leaf.sizes[i]);
+                let key = O::key(start, size);
+                if size < query.min_size || query.from.is_some_and(|f| key < f) || query.to.is_some_and(|t| key >= t) {
+                    continue;
+                }
+                if let Some(at) = (query.fits)(start, size) {
+                    (cur.leaf, cur.pos) = (id, i);
+                    return Some(at);
+                }
+            }
+            return None;
+        }
+        let inner = &self.inners[id];
+        for c in (0..inner.len).map(|k| nth(k, inner.len)) {
+            let child_lo = if c == 0 { lo } else { Some(inner.keys[c]) };
+            let child_hi = if c + 1 < inner.len { Some(inner.keys[c + 1]) } else { hi };
+            let before = matches!((child_hi, query.from), (Some(h), Some(f)) if h <= f);
+            let after = matches!((child_lo, query.to), (Some(l), Some(t)) if l >= t);
+            if inner.maxes[c] < query.min_size || before || after {
+                continue;
+            }
+            cur.slot[level] = c as u8;
+            if let Some(at) = self.search_node(level + 1, inner.children[c], (child_lo, child_hi), query, cur) {
+                return Some(at);
+            }
+        }
+        None
+    }
+
+    /// The last block whose key is below `key`, as `(start, size, block slot)`.
+    pub(crate) fn last_below(&self, key: O::Key) -> Option<(usize, usize, u32)> {
+        let query = Query { from: None, to: Some(key), min_size: 0, backwards: true, fits: |start, _| Some(start) };
+        let mut cur = Cursor::START;
+        self.search_node(0, self.root, (None, None), &query, &mut cur)?;
+        Some(self.entry(&cur))
+    }
+
     /// The cursor at block `id`, whose key is `key`: the finger when it points there,
     /// else a descent.
     fn locate(&mut self, id: u32, key: O::Key) -> Cursor {
@@ -504,7 +584,7 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
     /// `[start, start + size)`, between the same neighbours in address order.
     pub(crate) fn update(&mut self, id: u32, (old_start, old_size): (usize, usize), start: usize, size: usize) {
         let cur = self.locate(id, O::key(old_start, old_size));
-        if O::EXTENT_CHANGES_KEEP_ORDER || self.fits_at(&cur, O::key(start, size)) {
+        if O::BY_ADDRESS || self.fits_at(&cur, O::key(start, size)) {
             self.set(&cur, start, size);
         } else {
             self.remove_at(&cur);
