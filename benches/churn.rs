@@ -31,6 +31,11 @@
 //!   own share of every other variant's time is visible (at 1M its slot array alone is
 //!   24 MB, and each step reads a random slot of it).
 //!
+//! A second group, `placement-100k`, times first fit and best fit with every request
+//! restricted to one half of the heap (`allocate_with` with a range, the lower and the
+//! upper half in turn) and with every request top-down, beside the same policy placing
+//! plainly, on the same trace.
+//!
 //! The clock is the wall clock; with `MEMALLOC_BENCH_CLOCK=cpu` it is the thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), which leaves out the time spent waiting for a core: use it
 //! on a machine shared with other work, and say so when quoting its numbers.
@@ -51,7 +56,9 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use memalloc::Policy;
 
-use subjects::{CApi, Churn, HarnessOnly, OffsetAlloc, RangeAlloc, Reference, RustApi, Subject, XallocTlsf};
+use subjects::{
+    CApi, Churn, HarnessOnly, OffsetAlloc, Placement, RangeAlloc, Reference, RustApi, RustApiPlaced, Subject, XallocTlsf,
+};
 use trace::{CHURN_SEED, ChurnTrace, fill_from_env, label};
 
 /// The numbers of live blocks benchmarked.
@@ -59,6 +66,9 @@ const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 /// The O(n) allocators (reference, range-alloc) run up to this many live blocks.
 const LINEAR_MAX_N: usize = 100_000;
+
+/// The number of live blocks of the placement group.
+const PLACEMENT_N: usize = 100_000;
 
 /// Steps per trace, replayed cyclically.
 const OPS_LEN: usize = 1 << 20;
@@ -132,7 +142,7 @@ struct Outcome {
 /// Registers one variant in `group`: the allocator from `make`, pre-filled and settled
 /// on first use (untimed), then timed over consecutive steps of `trace`.
 fn bench_variant<S: Subject>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
+    (group, group_name): (&mut BenchmarkGroup<'_, WallTime>, &str),
     name: &str,
     trace: &ChurnTrace,
     make: impl Fn() -> S,
@@ -150,7 +160,7 @@ fn bench_variant<S: Subject>(
     });
     if let Some(churn) = state {
         outcomes.push(Outcome {
-            group: format!("churn-{}", label(trace.n)),
+            group: group_name.to_owned(),
             variant: name.to_owned(),
             steps: churn.steps,
             failures: churn.failures,
@@ -162,30 +172,50 @@ fn bench_variant<S: Subject>(
 fn bench_n(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcomes: &mut Vec<Outcome>) {
     let trace = ChurnTrace::new(n, OPS_LEN, fill, CHURN_SEED);
     let capacity = trace.capacity;
-    let mut group = c.benchmark_group(format!("churn-{}", label(n)));
+    let group_name = format!("churn-{}", label(n));
+    let mut group = c.benchmark_group(&group_name);
     for policy in Policy::ALL {
-        bench_variant(&mut group, policy.name(), &trace, || RustApi::new(capacity, policy), clock, outcomes);
+        bench_variant((&mut group, &group_name), policy.name(), &trace, || RustApi::new(capacity, policy), clock, outcomes);
     }
-    bench_variant(&mut group, "first-fit-c-api", &trace, || CApi::new(capacity), clock, outcomes);
+    bench_variant((&mut group, &group_name), "first-fit-c-api", &trace, || CApi::new(capacity), clock, outcomes);
     if n <= LINEAR_MAX_N {
-        bench_variant(&mut group, "reference", &trace, || Reference::new(capacity), clock, outcomes);
+        bench_variant((&mut group, &group_name), "reference", &trace, || Reference::new(capacity), clock, outcomes);
     }
     if OffsetAlloc::new(capacity, n).is_some() {
         let make = || OffsetAlloc::new(capacity, n).expect("fits, checked above");
-        bench_variant(&mut group, "offset-allocator", &trace, make, clock, outcomes);
+        bench_variant((&mut group, &group_name), "offset-allocator", &trace, make, clock, outcomes);
     } else {
         println!("churn-{}/offset-allocator: skipped, capacity {capacity} does not fit in u32", label(n));
     }
     if XallocTlsf::new(capacity, n).is_some() {
         let make = || XallocTlsf::new(capacity, n).expect("fits, checked above");
-        bench_variant(&mut group, "xalloc-tlsf", &trace, make, clock, outcomes);
+        bench_variant((&mut group, &group_name), "xalloc-tlsf", &trace, make, clock, outcomes);
     } else {
         println!("churn-{}/xalloc-tlsf: skipped, capacity {capacity} does not fit in u32", label(n));
     }
     if n <= LINEAR_MAX_N {
-        bench_variant(&mut group, "range-alloc", &trace, || RangeAlloc::new(capacity), clock, outcomes);
+        bench_variant((&mut group, &group_name), "range-alloc", &trace, || RangeAlloc::new(capacity), clock, outcomes);
     }
-    bench_variant(&mut group, "harness-only", &trace, || HarnessOnly, clock, outcomes);
+    bench_variant((&mut group, &group_name), "harness-only", &trace, || HarnessOnly, clock, outcomes);
+    group.finish();
+}
+
+/// The placement group at `n` live blocks: first fit and best fit with every request in
+/// one half of the heap (the lower and the upper in turn) or top-down, beside the same
+/// policy placing plainly (`<policy>/plain`, the same trace as in `churn-<n>`).
+fn bench_placement(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcomes: &mut Vec<Outcome>) {
+    let trace = ChurnTrace::new(n, OPS_LEN, fill, CHURN_SEED);
+    let capacity = trace.capacity;
+    let group_name = format!("placement-{}", label(n));
+    let mut group = c.benchmark_group(&group_name);
+    for policy in [Policy::FirstFit, Policy::BestFit] {
+        let name = |variant: &str| format!("{policy}/{variant}");
+        bench_variant((&mut group, &group_name), &name("plain"), &trace, || RustApi::new(capacity, policy), clock, outcomes);
+        for (variant, placement) in [("halves", Placement::Halves), ("top-down", Placement::TopDown)] {
+            let make = || RustApiPlaced::new(capacity, policy, placement);
+            bench_variant((&mut group, &group_name), &name(variant), &trace, make, clock, outcomes);
+        }
+    }
     group.finish();
 }
 
@@ -209,6 +239,7 @@ fn main() {
         }
         bench_n(&mut c, n, fill, clock, &mut outcomes);
     }
+    bench_placement(&mut c, if smoke { SIZES[0] } else { PLACEMENT_N }, fill, clock, &mut outcomes);
     c.final_summary();
 
     if !outcomes.is_empty() {

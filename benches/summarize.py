@@ -39,13 +39,13 @@ def n_of(label):
     return int(m.group(1)) * {"": 1, "k": 1000, "M": 1000000}[m.group(2)]
 
 
-def load(root, run):
-    """{label: {variant: median ns}}, labels sorted by N."""
+def load(root, run, prefix="churn-"):
+    """{label: {variant: median ns}} of the groups `<prefix><N>`, labels sorted by N."""
     results = {}
     for group in os.listdir(root):
-        if not group.startswith("churn-") or n_of(group[len("churn-"):]) is None:
+        if not group.startswith(prefix) or n_of(group[len(prefix):]) is None:
             continue
-        label = group[len("churn-"):]
+        label = group[len(prefix):]
         for variant in os.listdir(os.path.join(root, group)):
             path = os.path.join(root, group, variant, run, "estimates.json")
             if os.path.isfile(path):
@@ -141,5 +141,26 @@ def main():
         print(f"| {name} | " + " | ".join(fmt_ratio(x) for x in values) + " |")
 
 
+def placement(root, run):
+    """The placement group: ranged and top-down against plain, per policy."""
+    results = load(root, run, "placement-")
+    for label, per_variant in results.items():
+        print(f"\nPlacement at N = {label} (ns per pair, and over the same policy placing plainly):\n")
+        print("| policy | plain | halves (ranged) | top-down |")
+        print("|---|---:|---:|---:|")
+        # criterion writes `policy/variant` as the directory `policy_variant`.
+        for policy in sorted({v.split("_")[0] for v in per_variant}):
+            plain = per_variant.get(f"{policy}_plain")
+            cells = [fmt_ns(plain)]
+            for variant in ("halves", "top-down"):
+                t = per_variant.get(f"{policy}_{variant}")
+                cells.append(f"{fmt_ns(t)} ({fmt_ratio(ratio(t, plain))})")
+            print(f"| {policy} | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     main()
+    placement(
+        sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion"),
+        sys.argv[2] if len(sys.argv) > 2 else "new",
+    )

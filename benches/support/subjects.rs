@@ -2,6 +2,7 @@
 //! them replays the same pre-generated trace through the same driver code:
 //!
 //! - memalloc through the Rust API, one per [`Policy`] ([`RustApi`]);
+//! - memalloc through `allocate_with`, every request ranged or top-down ([`RustApiPlaced`]);
 //! - memalloc first fit through the C functions `ma_alloc`/`ma_free` ([`CApi`]), which add
 //!   the NULL checks, the lock and the panic boundary;
 //! - the reference O(n) first fit, `memalloc_models::ReferenceAllocator` ([`Reference`]);
@@ -20,7 +21,7 @@
 use std::ops::Range;
 
 use memalloc::ffi::{MA_ERR_OUT_OF_MEMORY, MA_OK, ma_alloc, ma_allocator, ma_create, ma_destroy, ma_free};
-use memalloc::{Error, MemoryAllocator, Options, Policy};
+use memalloc::{Error, MemoryAllocator, Options, Policy, Request};
 use memalloc_models::ReferenceAllocator;
 
 use crate::trace::{ChurnTrace, Op};
@@ -66,6 +67,58 @@ impl Subject for RustApi {
     #[inline]
     fn free(&mut self, (addr, size): (usize, usize)) {
         self.0.free(addr, size).expect("freeing a live block succeeds");
+    }
+}
+
+/// Where [`RustApiPlaced`] asks for its blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In one half of the heap, the lower and the upper in turn (`allocate_with` with a
+    /// range).
+    Halves,
+    /// Anywhere, the highest address that fits (`allocate_with` top-down).
+    TopDown,
+}
+
+/// memalloc through `MemoryAllocator::allocate_with`, every request ranged or top-down.
+pub struct RustApiPlaced {
+    heap: MemoryAllocator,
+    placement: Placement,
+    /// Requests so far, for [`Placement::Halves`] to alternate.
+    count: usize,
+}
+
+impl RustApiPlaced {
+    /// A `policy` allocator over `[0, capacity)` placing every request as `placement` says.
+    pub fn new(capacity: usize, policy: Policy, placement: Placement) -> Self {
+        let heap = MemoryAllocator::with_options(Options::new(capacity).policy(policy)).expect("valid options");
+        RustApiPlaced { heap, placement, count: 0 }
+    }
+}
+
+impl Subject for RustApiPlaced {
+    type Handle = (usize, usize);
+
+    #[inline]
+    fn allocate(&mut self, size: u32) -> Option<(usize, usize)> {
+        let size = size as usize;
+        let capacity = self.heap.capacity();
+        let request = match self.placement {
+            Placement::Halves if self.count % 2 == 0 => Request::new(size).within(0..capacity / 2),
+            Placement::Halves => Request::new(size).within(capacity / 2..capacity),
+            Placement::TopDown => Request::new(size).top_down(),
+        };
+        self.count += 1;
+        match self.heap.allocate_with(&request) {
+            Ok(addr) => Some((addr, size)),
+            Err(Error::OutOfMemory) => None,
+            Err(e) => panic!("allocate_with({request:?}) failed: {e}"),
+        }
+    }
+
+    #[inline]
+    fn free(&mut self, (addr, size): (usize, usize)) {
+        self.heap.free(addr, size).expect("freeing a live block succeeds");
     }
 }
 
