@@ -15,6 +15,7 @@
 #define MEMALLOC_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -49,6 +50,46 @@ struct Block {
 };
 
 class Allocation;
+
+/// A request for Allocator::alloc(const Request &): size, alignment, a range, direction,
+/// tag and pin, built up from ma_request_init's defaults.
+///
+///     heap.alloc(memalloc::Request(4096).align(256).within(0, 1 << 20).top_down());
+class Request {
+public:
+    explicit Request(std::size_t size) { ma_request_init(&request_, size); }
+    /// The address is a multiple of `alignment` (a power of two).
+    Request &align(std::size_t alignment) {
+        request_.alignment = alignment;
+        return *this;
+    }
+    /// The whole footprint lies in [lo, hi).
+    Request &within(std::size_t lo, std::size_t hi) {
+        request_.lo = lo;
+        request_.hi = hi;
+        return *this;
+    }
+    /// The highest address that fits, not the lowest.
+    Request &top_down() {
+        request_.flags |= MA_REQ_TOP_DOWN;
+        return *this;
+    }
+    /// Compaction never moves the allocation.
+    Request &pinned() {
+        request_.flags |= MA_REQ_PINNED;
+        return *this;
+    }
+    /// The allocation's tag.
+    Request &tag(std::uint64_t tag) {
+        request_.tag = tag;
+        return *this;
+    }
+    /// The C request.
+    const ma_request &c() const noexcept { return request_; }
+
+private:
+    ma_request request_;
+};
 
 /// An allocator over [0, capacity): owns its handle, move-only.
 class Allocator {
@@ -95,6 +136,19 @@ public:
         check(ma_alloc_aligned(handle_, size, alignment, &addr));
         return addr;
     }
+
+    /// Allocates as `request` says (see ma_alloc_ex) and returns the address.
+    std::size_t alloc(const Request &request) {
+        std::size_t addr = 0;
+        check(ma_alloc_ex(handle_, &request.c(), &addr));
+        return addr;
+    }
+
+    /// Reserves exactly [addr, addr + size) (see ma_alloc_at).
+    void alloc_at(std::size_t addr, std::size_t size) { check(ma_alloc_at(handle_, addr, size)); }
+
+    /// Grows or shrinks the range to [0, capacity) (see ma_set_capacity).
+    void set_capacity(std::size_t capacity) { check(ma_set_capacity(handle_, capacity)); }
 
     /// Frees the allocation (addr, size), checked as ma_free checks it.
     void free(std::size_t addr, std::size_t size) { check(ma_free(handle_, addr, size)); }
