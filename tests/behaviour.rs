@@ -7,9 +7,10 @@
 //! every step, and checks that every rejected call leaves `blocks()` and `stats()` exactly
 //! as they were.
 
-use std::fmt::Debug;
+mod support;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy, Stats};
+use memalloc::{BlockKind, Error, MemoryAllocator, Options, Policy, Stats};
+use support::{allocated, assert_rejected, check, free_block, padding};
 
 /// The policies whose addresses are exact (no rounding): every case here applies to them.
 const POLICIES: [Policy; 2] = [Policy::FirstFit, Policy::BestFit];
@@ -27,18 +28,6 @@ fn aligned_heap(policy: Policy, capacity: usize, min_alignment: usize) -> Memory
         .unwrap_or_else(|e| panic!("{policy}: capacity {capacity}, min_alignment {min_alignment}: {e}"));
     check(&heap);
     heap
-}
-
-/// Panics with the map when an invariant is broken; also checks the stats identity.
-#[track_caller]
-fn check(heap: &MemoryAllocator) {
-    if let Err(violation) = heap.check_invariants() {
-        panic!("{:?}: invariant broken: {violation}\nmap: {heap}", heap.policy());
-    }
-    let s = heap.stats();
-    assert_eq!(s.capacity, s.allocated + s.free + s.padding, "{:?}: {s:?}", heap.policy());
-    assert_eq!(s.free, heap.free_memory());
-    assert_eq!(s.largest_free, heap.largest_free_block());
 }
 
 #[track_caller]
@@ -71,34 +60,6 @@ fn realloc(heap: &mut MemoryAllocator, addr: usize, old: usize, new: usize) -> u
         .unwrap_or_else(|e| panic!("{}: reallocate({addr}, {old}, {new}): {e}\nmap: {heap}", heap.policy()));
     check(heap);
     at
-}
-
-/// Runs a call that must fail with `expected` and checks that it changed nothing.
-#[track_caller]
-fn assert_rejected<T: Debug>(
-    heap: &mut MemoryAllocator,
-    expected: Error,
-    call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
-) {
-    let (blocks, stats, text) = (heap.blocks(), heap.stats(), heap.to_string());
-    // The success value shown as text, so that a wrong success reads well.
-    let result = call(heap).map(|value| format!("{value:?}"));
-    assert_eq!(result, Err(expected), "{}: map {text}", heap.policy());
-    assert_eq!(heap.blocks(), blocks, "{}: a rejected call changed the map", heap.policy());
-    assert_eq!(heap.stats(), stats, "{}: a rejected call changed the stats", heap.policy());
-    check(heap);
-}
-
-fn free_block(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Free }
-}
-
-fn allocated(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Allocated }
-}
-
-fn padding(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Padding }
 }
 
 /// A heap of `capacity` whose free space is exactly `holes` (sorted by address, with

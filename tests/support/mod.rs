@@ -1,12 +1,15 @@
 //! Conversions between memalloc's types and those of `memalloc_models`, whose oracles
 //! ([`Model`], `ReferenceAllocator`) have no dependency on memalloc and so their own
-//! `Policy`, `Error` and `Extent`. The integration tests include it as `mod support;`, the
-//! fuzz crate by `#[path]`.
+//! `Policy`, `Error` and `Extent`; and the checks the named-case suites run after every
+//! call ([`check`], [`assert_rejected`]). The integration tests include it as
+//! `mod support;`, the fuzz crate by `#[path]`.
 
 // Each test crate uses part of it.
 #![allow(dead_code)]
 
-use memalloc::{Block, BlockKind, Error, Policy, Stats};
+use std::fmt::Debug;
+
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Policy, Stats};
 use memalloc_models::{self as models, Model};
 
 /// The model's name for `policy`; panics for a policy the models do not know yet.
@@ -66,4 +69,49 @@ pub fn stats(model: &Model) -> Stats {
         allocations: model.live().len(),
         padding: model.padding(),
     }
+}
+
+/// A free extent of the map.
+pub fn free_block(start: usize, size: usize) -> Block {
+    Block { start, size, kind: BlockKind::Free }
+}
+
+/// An allocated extent of the map.
+pub fn allocated(start: usize, size: usize) -> Block {
+    Block { start, size, kind: BlockKind::Allocated }
+}
+
+/// A padding extent of the map.
+pub fn padding(start: usize, size: usize) -> Block {
+    Block { start, size, kind: BlockKind::Padding }
+}
+
+/// Panics with the map when an invariant is broken; also checks the stats identity.
+#[track_caller]
+pub fn check(heap: &MemoryAllocator) {
+    if let Err(violation) = heap.check_invariants() {
+        panic!("{:?}: invariant broken: {violation}\nmap: {heap}", heap.policy());
+    }
+    let s = heap.stats();
+    assert_eq!(s.capacity, s.allocated + s.free + s.padding, "{:?}: {s:?}", heap.policy());
+    assert_eq!(s.capacity, heap.capacity(), "{:?}: {s:?}", heap.policy());
+    assert_eq!(s.free, heap.free_memory());
+    assert_eq!(s.largest_free, heap.largest_free_block());
+}
+
+/// Runs a call that must fail with `expected` and checks that it changed nothing: the
+/// map and the stats are exactly as before.
+#[track_caller]
+pub fn assert_rejected<T: Debug>(
+    heap: &mut MemoryAllocator,
+    expected: Error,
+    call: impl FnOnce(&mut MemoryAllocator) -> Result<T, Error>,
+) {
+    let (blocks, stats, text) = (heap.blocks(), heap.stats(), heap.to_string());
+    // The success value shown as text, so that a wrong success reads well.
+    let result = call(heap).map(|value| format!("{value:?}"));
+    assert_eq!(result, Err(expected), "{}: map {text}", heap.policy());
+    assert_eq!(heap.blocks(), blocks, "{}: a rejected call changed the map", heap.policy());
+    assert_eq!(heap.stats(), stats, "{}: a rejected call changed the stats", heap.policy());
+    check(heap);
 }
