@@ -57,7 +57,8 @@ use criterion::{BenchmarkGroup, Criterion};
 use memalloc::Policy;
 
 use subjects::{
-    CApi, Churn, HarnessOnly, OffsetAlloc, Placement, RangeAlloc, Reference, RustApi, RustApiPlaced, Subject, XallocTlsf,
+    CApi, Churn, HarnessOnly, OffsetAlloc, Placement, RangeAlloc, Reference, RustApi, RustApiPlaced, Subject,
+    XallocTlsf,
 };
 use trace::{CHURN_SEED, ChurnTrace, fill_from_env, label};
 
@@ -175,7 +176,14 @@ fn bench_n(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcomes: &mut 
     let group_name = format!("churn-{}", label(n));
     let mut group = c.benchmark_group(&group_name);
     for policy in Policy::ALL {
-        bench_variant((&mut group, &group_name), policy.name(), &trace, || RustApi::new(capacity, policy), clock, outcomes);
+        bench_variant(
+            (&mut group, &group_name),
+            policy.name(),
+            &trace,
+            || RustApi::new(capacity, policy),
+            clock,
+            outcomes,
+        );
     }
     bench_variant((&mut group, &group_name), "first-fit-c-api", &trace, || CApi::new(capacity), clock, outcomes);
     if n <= LINEAR_MAX_N {
@@ -210,7 +218,14 @@ fn bench_placement(c: &mut Criterion, n: usize, fill: f64, clock: Clock, outcome
     let mut group = c.benchmark_group(&group_name);
     for policy in [Policy::FirstFit, Policy::BestFit] {
         let name = |variant: &str| format!("{policy}/{variant}");
-        bench_variant((&mut group, &group_name), &name("plain"), &trace, || RustApi::new(capacity, policy), clock, outcomes);
+        bench_variant(
+            (&mut group, &group_name),
+            &name("plain"),
+            &trace,
+            || RustApi::new(capacity, policy),
+            clock,
+            outcomes,
+        );
         for (variant, placement) in [("halves", Placement::Halves), ("top-down", Placement::TopDown)] {
             let make = || RustApiPlaced::new(capacity, policy, placement);
             bench_variant((&mut group, &group_name), &name(variant), &trace, make, clock, outcomes);

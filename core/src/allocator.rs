@@ -6,6 +6,7 @@ use std::fmt;
 use crate::error::Error;
 use crate::heap::Heap;
 use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, TlsfIndex};
+use crate::snapshot::Snapshot;
 
 /// How a free block is chosen for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -171,6 +172,19 @@ impl Request {
         self.tag = tag;
         self
     }
+}
+
+/// One move of a compaction plan ([`MemoryAllocator::compact`]): the allocation of `size`
+/// units that was at `from` is now at `to` (`to < from`); the caller moves its contents,
+/// e.g. with `memmove` (the two ranges may overlap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Move {
+    /// Where the allocation was.
+    pub from: usize,
+    /// Where it is now.
+    pub to: usize,
+    /// Its size (as allocated, without padding): the units to move.
+    pub size: usize,
 }
 
 /// What an extent of the memory map holds.
@@ -408,6 +422,103 @@ impl MemoryAllocator {
         let result = on_heap!(&mut self.heap, heap => heap.set_capacity(new_capacity));
         self.checked("set_capacity");
         result
+    }
+
+    /// The tag of the live allocation at `addr` (0 unless it was given one).
+    ///
+    /// # Errors
+    /// As [`MemoryAllocator::size_of`].
+    pub fn tag_of(&self, addr: usize) -> Result<u64, Error> {
+        on_heap!(&self.heap, heap => heap.tag_of(addr))
+    }
+
+    /// Gives the live allocation at `addr` the tag `tag` (0 removes it).
+    ///
+    /// # Errors
+    /// As [`MemoryAllocator::size_of`].
+    pub fn set_tag(&mut self, addr: usize, tag: u64) -> Result<(), Error> {
+        let result = on_heap!(&mut self.heap, heap => heap.set_tag(addr, tag));
+        self.checked("set_tag");
+        result
+    }
+
+    /// Frees every live allocation tagged `tag` (tag 0: those never tagged), in address
+    /// order, and returns how many. The allocations of a non-zero tag are indexed: O(k log
+    /// n) for k of them; tag 0 walks the block list.
+    pub fn free_tagged(&mut self, tag: u64) -> usize {
+        let count = on_heap!(&mut self.heap, heap => heap.free_tagged(tag));
+        self.checked("free_tagged");
+        count
+    }
+
+    /// Plans and applies a compaction: the live allocations, in address order, slide
+    /// toward address 0, each unpinned one to the lowest address at or above the end of
+    /// the live allocation before it that keeps its alignment (the larger of the minimum
+    /// alignment and the one it was requested with; buddy: to the lowest free buddy block
+    /// of its size below it); pinned ones stay, and the free space between them is used.
+    /// It stops before a move that would take the units moved past `max_units` or the
+    /// moves past `max_moves`: call again to go on (repeated calls reach the same map as
+    /// one without limits).
+    ///
+    /// The allocator is updated at once, as if each moved allocation had been freed and
+    /// allocated again at its new place (size, tag, pin and alignment kept). The caller
+    /// then moves the contents, in the order of the returned moves, e.g. with `memmove`:
+    /// each destination is below its source and overlaps only its own source or space
+    /// already vacated.
+    ///
+    /// ```
+    /// use memalloc_core::{MemoryAllocator, Move};
+    ///
+    /// let mut heap = MemoryAllocator::new(100)?;
+    /// let (a, b) = (heap.allocate(10)?, heap.allocate(20)?);
+    /// heap.free(a, 10)?;
+    /// assert_eq!(heap.compact(usize::MAX, usize::MAX), [Move { from: b, to: 0, size: 20 }]);
+    /// assert_eq!(heap.to_string(), "[Allocated(0-19)] [Free(20-99)]");
+    /// # Ok::<(), memalloc_core::Error>(())
+    /// ```
+    pub fn compact(&mut self, max_units: usize, max_moves: usize) -> Vec<Move> {
+        let moves = on_heap!(&mut self.heap, heap => heap.compact(max_units, max_moves));
+        self.checked("compact");
+        moves
+    }
+
+    /// A snapshot of the whole allocator: policy, minimum alignment, capacity, every live
+    /// allocation with its size, tag, pin and alignment, and the order of the free lists
+    /// that TLSF and buddy choose by, so that [`MemoryAllocator::load`] reopens it to
+    /// answer every later call exactly as this one would. Little-endian, fixed-width,
+    /// versioned and checksummed (`docs/SNAPSHOT.md`): the same history gives the same
+    /// bytes on any host.
+    pub fn save(&self) -> Vec<u8> {
+        let policy = self.policy();
+        on_heap!(&self.heap, heap => heap.snapshot(policy)).encode()
+    }
+
+    /// The length of [`MemoryAllocator::save`]'s snapshot, without making it.
+    pub fn snapshot_len(&self) -> usize {
+        let stats = self.stats();
+        Snapshot::length(stats.allocations, stats.free_blocks).expect("an allocator's snapshot fits in memory")
+    }
+
+    /// The allocator a snapshot from [`MemoryAllocator::save`] describes.
+    ///
+    /// # Errors
+    /// [`Error::BadSnapshot`] for anything that is not a snapshot this version wrote:
+    /// wrong magic, unknown version, truncated, trailing bytes, checksum mismatch, and
+    /// content that is inconsistent even under a valid checksum (overlapping, out-of-range
+    /// or misaligned allocations, an unknown policy, counts that disagree, free blocks
+    /// that are not the ones the allocations leave). No input makes it allocate more than
+    /// a small multiple of its length.
+    pub fn load(bytes: &[u8]) -> Result<MemoryAllocator, Error> {
+        let snapshot = Snapshot::decode(bytes)?;
+        let heap = match snapshot.policy {
+            Policy::FirstFit => AnyHeap::FirstFit(Heap::from_snapshot(&snapshot)?),
+            Policy::BestFit => AnyHeap::BestFit(Heap::from_snapshot(&snapshot)?),
+            Policy::Tlsf => AnyHeap::Tlsf(Heap::from_snapshot(&snapshot)?),
+            Policy::Buddy => AnyHeap::Buddy(Heap::from_snapshot(&snapshot)?),
+        };
+        let allocator = MemoryAllocator { heap };
+        allocator.checked("load");
+        Ok(allocator)
     }
 
     /// Frees the allocation of `size` units at `addr` and merges it with its free

@@ -6,30 +6,13 @@
 //! [`crate::MemoryAllocator`] is an enum of the four heaps; it picks the heap once per
 //! call.
 
-use std::collections::HashMap;
-
-use crate::allocator::{Block, BlockKind, Request, Stats};
+use crate::allocator::{Block, BlockKind, Move, Request, Stats};
+use crate::attributes::{Attributes, Extra};
 use crate::blocks::{BlockRef, BlockTable};
 use crate::error::Error;
 use crate::index::{Index, Span, align_up};
 use crate::live::{Found, LiveTable};
-
-/// What an allocation carries beyond its address and size, when any of it differs from
-/// the default (tag 0, not pinned, requested alignment 1): most allocations have none, so
-/// it lives in a side table by block slot rather than in every block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Extra {
-    pub(crate) tag: u64,
-    pub(crate) pinned: bool,
-    /// The alignment the allocation was requested with (the minimum alignment applies on
-    /// top); kept when it moves.
-    pub(crate) alignment: usize,
-}
-
-impl Extra {
-    /// The attributes of an allocation made without any.
-    pub(crate) const DEFAULT: Extra = Extra { tag: 0, pinned: false, alignment: 1 };
-}
+use crate::snapshot::{LiveRecord, Snapshot};
 
 /// An allocator over `[0, capacity)` whose free space is indexed by `I`.
 #[derive(Clone, Debug)]
@@ -48,9 +31,8 @@ pub(crate) struct Heap<I: Index> {
     allocated: usize,
     /// The sum over live allocations of footprint - size, plus the tail past `usable`.
     padding: usize,
-    /// Allocated block slot -> its attributes, for the allocations whose attributes are
-    /// not [`Extra::DEFAULT`].
-    extras: HashMap<u32, Extra>,
+    /// The tags, pins and requested alignments of the allocations that have any.
+    attributes: Attributes,
 }
 
 impl<I: Index> Heap<I> {
@@ -69,7 +51,7 @@ impl<I: Index> Heap<I> {
             live: LiveTable::default(),
             allocated: 0,
             padding: capacity - usable,
-            extras: HashMap::new(),
+            attributes: Attributes::default(),
         }
     }
 
@@ -105,7 +87,7 @@ impl<I: Index> Heap<I> {
     pub(crate) fn allocate(&mut self, size: usize, alignment: usize) -> Result<usize, Error> {
         let id = self.place(size, alignment, None)?;
         if alignment > 1 {
-            self.extras.insert(id, Extra { alignment, ..Extra::DEFAULT });
+            self.attributes.set(id, Extra { alignment, ..Extra::DEFAULT });
         }
         Ok(self.blocks.used(id).start)
     }
@@ -161,15 +143,18 @@ impl<I: Index> Heap<I> {
         let everywhere = lo == 0 && hi >= self.usable() && !request.top_down;
         let span = Span { lo, hi: hi.min(self.usable()), top_down: request.top_down };
         let id = self.place(request.size, request.alignment, (!everywhere).then_some(span))?;
-        let extra = Extra { tag: request.tag, pinned: request.pinned, alignment: request.alignment };
-        if extra != Extra::DEFAULT {
-            self.extras.insert(id, extra);
-        }
+        self.attributes.set(id, Extra { tag: request.tag, pinned: request.pinned, alignment: request.alignment });
         Ok(self.blocks.used(id).start)
     }
 
     /// Reserves exactly `[addr, addr + size)` (see `MemoryAllocator::allocate_at`).
     pub(crate) fn allocate_at(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        self.allocate_at_from(addr, size, BlockRef::NIL)
+    }
+
+    /// As [`Heap::allocate_at`], where a walk of the block table for `addr` may start at
+    /// block `from` (at or before `addr`; NIL for the first block).
+    fn allocate_at_from(&mut self, addr: usize, size: usize, from: BlockRef) -> Result<(), Error> {
         self.check_range(addr, size)?;
         let footprint = self.footprint(size);
         let alignment = if I::ALIGNED_TO_FOOTPRINT { footprint.unwrap_or(usize::MAX) } else { self.min_alignment };
@@ -179,9 +164,8 @@ impl<I: Index> Heap<I> {
         // A footprint that overflows, or reaches past the usable range, covers units that
         // are not free.
         let footprint = footprint.filter(|&f| addr.checked_add(f).is_some_and(|end| end <= self.usable()));
-        let id = footprint
-            .and_then(|f| self.index.take_at(&mut self.blocks, size, f, addr, BlockRef::NIL))
-            .ok_or(Error::Occupied)?;
+        let id =
+            footprint.and_then(|f| self.index.take_at(&mut self.blocks, size, f, addr, from)).ok_or(Error::Occupied)?;
         self.placed(id, size, footprint.expect("taken, so it fits"));
         Ok(())
     }
@@ -215,9 +199,7 @@ impl<I: Index> Heap<I> {
                 .take_at(&mut fresh.blocks, size, footprint, start, from)
                 .expect("a live allocation's place is free in the new heap");
             fresh.placed(new_id, size, footprint);
-            if let Some(&extra) = self.extras.get(&id) {
-                fresh.extras.insert(new_id, extra);
-            }
+            fresh.attributes.set(new_id, self.attributes.get(id));
             from = BlockRef::used(new_id);
         }
         *self = fresh;
@@ -281,9 +263,7 @@ impl<I: Index> Heap<I> {
     fn release(&mut self, found: Found) {
         let size = self.blocks.used(found.id).size;
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
-        if !self.extras.is_empty() {
-            self.extras.remove(&found.id);
-        }
+        self.attributes.remove(found.id);
         self.live.remove(found);
         self.allocated -= size;
         self.padding -= footprint - size;
@@ -321,15 +301,170 @@ impl<I: Index> Heap<I> {
             return Ok(addr);
         }
         // The moved allocation keeps its attributes, its alignment included.
-        let extra = self.extras.get(&found.id).copied();
-        let new_id = self.place(new_size, extra.map_or(1, |e| e.alignment), None)?;
+        let extra = self.attributes.get(found.id);
+        let new_id = self.place(new_size, extra.alignment, None)?;
         // Placing the new block may have moved entries of the live table: look again.
         let found = self.find(addr).expect("the old allocation is still live");
         self.release(found);
-        if let Some(extra) = extra {
-            self.extras.insert(new_id, extra);
-        }
+        self.attributes.set(new_id, extra);
         Ok(self.blocks.used(new_id).start)
+    }
+
+    /// The live allocation at `addr`, checked as `size_of` checks it.
+    fn live_at(&self, addr: usize) -> Result<Found, Error> {
+        if addr >= self.capacity {
+            return Err(Error::InvalidAddress);
+        }
+        self.find(addr).ok_or(Error::NotAllocated)
+    }
+
+    /// The tag of the live allocation at `addr` (see `MemoryAllocator::tag_of`).
+    pub(crate) fn tag_of(&self, addr: usize) -> Result<u64, Error> {
+        Ok(self.attributes.get(self.live_at(addr)?.id).tag)
+    }
+
+    /// Tags the live allocation at `addr` (see `MemoryAllocator::set_tag`).
+    pub(crate) fn set_tag(&mut self, addr: usize, tag: u64) -> Result<(), Error> {
+        let id = self.live_at(addr)?.id;
+        let extra = self.attributes.get(id);
+        self.attributes.set(id, Extra { tag, ..extra });
+        Ok(())
+    }
+
+    /// Frees every live allocation tagged `tag`, in address order; returns how many (see
+    /// `MemoryAllocator::free_tagged`).
+    pub(crate) fn free_tagged(&mut self, tag: u64) -> usize {
+        let mut starts: Vec<usize> = if tag == 0 {
+            self.blocks
+                .walk()
+                .filter_map(|(block, start)| {
+                    block.as_used().filter(|&id| self.attributes.get(id).tag == 0).map(|_| start)
+                })
+                .collect()
+        } else {
+            self.attributes.tagged(tag).into_iter().map(|id| self.blocks.used(id).start).collect()
+        };
+        starts.sort_unstable();
+        for &start in &starts {
+            let found = self.find(start).expect("a tagged allocation is live");
+            self.release(found);
+        }
+        starts.len()
+    }
+
+    /// Slides the unpinned live allocations toward address 0 within the budgets (see
+    /// `MemoryAllocator::compact`); returns the moves, in the order to perform them.
+    pub(crate) fn compact(&mut self, max_units: usize, max_moves: usize) -> Vec<Move> {
+        let live: Vec<(u32, usize)> =
+            self.blocks.walk().filter_map(|(block, start)| Some((block.as_used()?, start))).collect();
+        let (mut moves, mut units, mut end) = (Vec::new(), 0usize, 0usize);
+        let mut from_block = BlockRef::NIL;
+        for (id, start) in live {
+            let size = self.blocks.used(id).size;
+            let footprint = self.footprint(size).expect("a live allocation's footprint fits");
+            let extra = self.attributes.get(id);
+            let align = extra.alignment.max(self.min_alignment);
+            let target = if extra.pinned {
+                None
+            } else {
+                self.index.compaction_target(&self.blocks, end, start, footprint, align)
+            };
+            let Some(to) = target.filter(|&to| to < start) else {
+                end = start + footprint;
+                from_block = BlockRef::used(id);
+                continue;
+            };
+            if moves.len() == max_moves || units.checked_add(size).is_none_or(|u| u > max_units) {
+                break;
+            }
+            // Free the old place first (the new one may overlap it), then take the new one:
+            // as if the allocation had been freed and made again at `to`.
+            let found = self.find(start).expect("the allocation is live");
+            self.attributes.remove(id);
+            self.release(found);
+            // A walk for the target may start at the allocation before, when the target
+            // lies after it (buddy's may lie anywhere below).
+            let walk_from = if to >= end { from_block } else { BlockRef::NIL };
+            let new_id = self
+                .index
+                .take_at(&mut self.blocks, size, footprint, to, walk_from)
+                .expect("the compaction target is free");
+            self.placed(new_id, size, footprint);
+            self.attributes.set(new_id, extra);
+            moves.push(Move { from: start, to, size });
+            units += size;
+            end = to + footprint;
+            from_block = BlockRef::used(new_id);
+        }
+        moves
+    }
+
+    /// The snapshot of this heap under `policy` (see `MemoryAllocator::save`).
+    pub(crate) fn snapshot(&self, policy: crate::Policy) -> Snapshot {
+        let live = self
+            .blocks
+            .walk()
+            .filter_map(|(block, start)| {
+                let id = block.as_used()?;
+                let extra = self.attributes.get(id);
+                let size = self.blocks.used(id).size;
+                Some(LiveRecord { start, size, tag: extra.tag, alignment: extra.alignment, pinned: extra.pinned })
+            })
+            .collect();
+        let free = self
+            .index
+            .free_order(&self.blocks)
+            .into_iter()
+            .map(|id| (self.blocks.free(id).start, self.blocks.free(id).size))
+            .collect();
+        Snapshot { policy, min_alignment: self.min_alignment, capacity: self.capacity, live, free }
+    }
+
+    /// The heap a snapshot describes, if it is one this library could have written: the
+    /// options valid, the allocations in address order, each at a place its alignment and
+    /// the policy allow and free when it is given (so inside the range and apart), and the
+    /// free blocks exactly those the allocations leave, in an order the policy keeps.
+    ///
+    /// # Errors
+    /// [`Error::BadSnapshot`] for anything else.
+    pub(crate) fn from_snapshot(snapshot: &Snapshot) -> Result<Self, Error> {
+        let bad = Error::BadSnapshot;
+        if snapshot.capacity == 0 || !snapshot.min_alignment.is_power_of_two() {
+            return Err(bad);
+        }
+        let mut heap = Heap::<I>::new(snapshot.capacity, snapshot.min_alignment);
+        let mut from = BlockRef::NIL;
+        let mut previous_start = None;
+        for record in &snapshot.live {
+            if previous_start.is_some_and(|p| record.start <= p) || !record.alignment.is_power_of_two() {
+                return Err(bad);
+            }
+            previous_start = Some(record.start);
+            if !record.start.is_multiple_of(record.alignment) {
+                return Err(bad);
+            }
+            // Placed as `allocate_at` places, with the same checks; a walk for it starts
+            // at the allocation before, in address order.
+            heap.allocate_at_from(record.start, record.size, from).map_err(|_| bad)?;
+            let id = heap.find(record.start).expect("just placed").id;
+            heap.attributes.set(id, Extra { tag: record.tag, pinned: record.pinned, alignment: record.alignment });
+            from = BlockRef::used(id);
+        }
+        let free: std::collections::HashMap<(usize, usize), u32> = heap
+            .blocks
+            .walk()
+            .filter_map(|(block, start)| block.as_free().map(|id| ((start, heap.blocks.free(id).size), id)))
+            .collect();
+        if free.len() != snapshot.free.len() {
+            return Err(bad);
+        }
+        let order: Vec<u32> =
+            snapshot.free.iter().map(|block| free.get(block).copied()).collect::<Option<_>>().ok_or(bad)?;
+        let distinct: std::collections::HashSet<u32> = order.iter().copied().collect();
+        if distinct.len() != order.len() || !heap.index.restore_order(&mut heap.blocks, &order) {
+            return Err(bad);
+        }
+        Ok(heap)
     }
 
     /// Frees every allocation at once: the map is as after creation (the memory of the
@@ -339,7 +474,7 @@ impl<I: Index> Heap<I> {
         let usable = self.usable();
         self.index.reset(usable, &mut self.blocks);
         self.live.clear();
-        self.extras.clear();
+        self.attributes.clear();
         self.allocated = 0;
         self.padding = self.capacity - usable;
     }
@@ -406,6 +541,9 @@ impl<I: Index> Heap<I> {
                 return Err(format!("the allocation at {start} is not in the live table"));
             }
         }
+        let used: std::collections::HashSet<u32> =
+            self.blocks.walk().filter_map(|(block, _)| block.as_used()).collect();
+        self.attributes.check(|id| used.contains(&id))?;
         let (mut at, mut allocated, mut padding, mut free) = (0usize, 0usize, 0usize, 0usize);
         let mut previous: Option<BlockKind> = None;
         for block in self.blocks() {

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod allocator;
+mod attributes;
 mod blocks;
 mod error;
 mod heap;
@@ -35,7 +36,8 @@ mod index;
 mod live;
 mod report;
 mod slab;
+mod snapshot;
 pub mod trace;
 
-pub use allocator::{Block, BlockKind, MemoryAllocator, Options, Policy, Request, Stats};
+pub use allocator::{Block, BlockKind, MemoryAllocator, Move, Options, Policy, Request, Stats};
 pub use error::Error;

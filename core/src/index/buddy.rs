@@ -292,6 +292,32 @@ impl Index for BuddyIndex {
         self.link(blocks, free, order);
     }
 
+    /// The lowest free buddy block of the allocation's order below it: the start of the
+    /// lowest free block of at least that order (on the alignment) that lies below `from`
+    /// (a free block is aligned to its own size, so its start begins such a buddy block).
+    /// A scan of the lists of those orders.
+    fn compaction_target(
+        &self,
+        blocks: &Blocks,
+        _end: usize,
+        from: usize,
+        footprint: usize,
+        align: usize,
+    ) -> Option<usize> {
+        let mut lowest = None;
+        for order in footprint.trailing_zeros()..usize::BITS {
+            let mut id = self.heads[order as usize];
+            while id != NIL {
+                let block = blocks.free(id);
+                if block.start < from && block.start.is_multiple_of(align) && lowest.is_none_or(|l| block.start < l) {
+                    lowest = Some(block.start);
+                }
+                id = block.words[NEXT];
+            }
+        }
+        lowest
+    }
+
     /// Never: a buddy allocation grows in place only within its own footprint, which the
     /// heap sees without asking.
     fn grow(&mut self, _blocks: &mut Blocks, _id: u32, _old: usize, _new: usize) -> bool {
@@ -315,6 +341,37 @@ impl Index for BuddyIndex {
     /// The size of the largest free block (0 when none).
     fn largest(&self, _blocks: &Blocks) -> usize {
         if self.nonempty == 0 { 0 } else { block_size(log2(self.nonempty)) }
+    }
+
+    /// Order by order, each list head first.
+    fn free_order(&self, blocks: &Blocks) -> Vec<u32> {
+        let mut order = Vec::with_capacity(blocks.free_blocks());
+        for k in 0..ORDERS {
+            let mut id = self.heads[k];
+            while id != NIL {
+                order.push(id);
+                id = blocks.free(id).words[NEXT];
+            }
+        }
+        order
+    }
+
+    /// Relinks each order's list in the order given, which must list the orders in
+    /// ascending order, each order's blocks together.
+    fn restore_order(&mut self, blocks: &mut Blocks, order: &[u32]) -> bool {
+        let orders: Vec<u32> = order.iter().map(|&id| blocks.free(id).size.trailing_zeros()).collect();
+        if orders.windows(2).any(|w| w[0] > w[1]) {
+            return false;
+        }
+        for (k, head) in self.heads.iter_mut().enumerate() {
+            if orders.contains(&(k as u32)) {
+                *head = NIL;
+            }
+        }
+        for (&id, &k) in order.iter().zip(&orders).rev() {
+            self.link(blocks, id, k);
+        }
+        true
     }
 
     /// Checks the lists against the block table (see [`BuddyIndex`]).

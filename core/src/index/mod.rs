@@ -95,6 +95,21 @@ pub(crate) trait Index: Clone + std::fmt::Debug {
         from: BlockRef,
     ) -> Option<u32>;
 
+    /// Where compaction moves an allocation of `footprint` units aligned to `align` that
+    /// starts at `from`, when the allocations before it end at `end` and all is free from
+    /// there to `from`: the lowest aligned address at or above `end`. `None` or `from`
+    /// itself for no move.
+    fn compaction_target(
+        &self,
+        _blocks: &BlockTable<Self::Words>,
+        end: usize,
+        from: usize,
+        _footprint: usize,
+        align: usize,
+    ) -> Option<usize> {
+        align_up(end, align).filter(|&to| to < from)
+    }
+
     /// Frees allocated block `id` of `footprint` units, merging as the policy does.
     fn give(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, footprint: usize);
 
@@ -107,6 +122,20 @@ pub(crate) trait Index: Clone + std::fmt::Debug {
 
     /// The size of the largest free block (0 when none).
     fn largest(&self, blocks: &BlockTable<Self::Words>) -> usize;
+
+    /// The free blocks in the order that decides, with their addresses, the index's later
+    /// answers: address order, unless the policy keeps lists (TLSF, buddy: class by class
+    /// (order by order), each list head first). What a snapshot records.
+    fn free_order(&self, blocks: &BlockTable<Self::Words>) -> Vec<u32> {
+        blocks.walk().filter_map(|(block, _)| block.as_free()).collect()
+    }
+
+    /// Puts the index's lists in `order`, a permutation of the free blocks; `false` when
+    /// it is not an order [`Index::free_order`] could give (the index is then to be
+    /// dropped).
+    fn restore_order(&mut self, blocks: &mut BlockTable<Self::Words>, order: &[u32]) -> bool {
+        order == self.free_order(blocks)
+    }
 
     /// Checks the index's own invariants and its agreement with the block table.
     fn check(&self, blocks: &BlockTable<Self::Words>) -> Result<(), String>;
@@ -167,6 +196,16 @@ pub(crate) trait FreeSet: Clone + std::fmt::Debug {
 
     /// The size of the largest free block (0 when none).
     fn largest(&self, blocks: &BlockTable<Self::Words>) -> usize;
+
+    /// As [`Index::free_order`].
+    fn free_order(&self, blocks: &BlockTable<Self::Words>) -> Vec<u32> {
+        blocks.walk().filter_map(|(block, _)| block.as_free()).collect()
+    }
+
+    /// As [`Index::restore_order`].
+    fn restore_order(&mut self, blocks: &mut BlockTable<Self::Words>, order: &[u32]) -> bool {
+        order == FreeSet::free_order(self, blocks)
+    }
 
     /// Checks the set's own invariants and that it holds exactly the table's free blocks.
     fn check(&self, blocks: &BlockTable<Self::Words>) -> Result<(), String>;
@@ -460,6 +499,14 @@ impl<S: FreeSet> Index for S {
 
     fn largest(&self, blocks: &BlockTable<S::Words>) -> usize {
         FreeSet::largest(self, blocks)
+    }
+
+    fn free_order(&self, blocks: &BlockTable<S::Words>) -> Vec<u32> {
+        FreeSet::free_order(self, blocks)
+    }
+
+    fn restore_order(&mut self, blocks: &mut BlockTable<S::Words>, order: &[u32]) -> bool {
+        FreeSet::restore_order(self, blocks, order)
     }
 
     fn check(&self, blocks: &BlockTable<S::Words>) -> Result<(), String> {

@@ -294,6 +294,34 @@ impl FreeSet for TlsfIndex {
         }
     }
 
+    /// Class by class, each list head first.
+    fn free_order(&self, blocks: &Blocks) -> Vec<u32> {
+        (0..CLASS_COUNT)
+            .filter(|&c| self.heads[c] != NIL)
+            .flat_map(|c| self.list(blocks, c).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Relinks each class's list in the order given, which must list the classes in
+    /// ascending order, each class's blocks together.
+    fn restore_order(&mut self, blocks: &mut Blocks, order: &[u32]) -> bool {
+        let classes: Vec<usize> = order.iter().map(|&id| class_of(blocks.free(id).size)).collect();
+        if classes.windows(2).any(|w| w[0] > w[1]) {
+            return false;
+        }
+        let mut rest = order;
+        while let Some(&first) = rest.first() {
+            let class = class_of(blocks.free(first).size);
+            let run = rest.iter().take_while(|&&id| class_of(blocks.free(id).size) == class).count();
+            self.heads[class] = NIL;
+            for &id in rest[..run].iter().rev() {
+                self.link(blocks, id, class);
+            }
+            rest = &rest[run..];
+        }
+        true
+    }
+
     fn largest(&self, blocks: &Blocks) -> usize {
         self.highest_nonempty()
             .map_or(0, |class| self.list(blocks, class).map(|id| blocks.free(id).size).max().unwrap_or(0))
