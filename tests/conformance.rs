@@ -9,6 +9,11 @@
 //! counter with the model, runs `check_invariants()` and checks the map's shape after
 //! every step, and checks that a rejected call changed nothing.
 //!
+//! The randomized runs also make the placement calls: `allocate_with` (random ranges,
+//! empty or reversed ones included, top-down, any alignment, tags and pins),
+//! `allocate_at` (free, live, misaligned and out-of-range places) and `set_capacity`
+//! (growing, shrinking, to the last live footprint's end and below it, 0).
+//!
 //! Interpretations where docs/CONTRACT.md leaves room (see also `memalloc_models::model`):
 //! - TLSF: the contract pins no address down. Any address at which the footprint lies
 //!   inside one free block (aligned) is accepted; out of memory is expected exactly when
@@ -23,7 +28,7 @@ mod support;
 
 use std::fmt::Debug;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy, Request};
 use memalloc_models::{Model, ReferenceAllocator};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -63,6 +68,8 @@ for_every_policy!(
     realloc_out_of_memory_changes_nothing,
     reset_restores_the_initial_map,
     threads_share_one_handle,
+    placement_calls_in_check_order,
+    capacity_changes_keep_every_allocation,
     random_calls_match_the_policy_model,
 );
 
@@ -186,6 +193,62 @@ impl Run {
             self.placed(addr, size, align, before);
         }
         got
+    }
+
+    #[track_caller]
+    fn allocate_with(&mut self, request: Request) -> Result<usize, Error> {
+        let before = self.heap.free_memory();
+        let model_request = support::request(&request);
+        let got = self.step(
+            format!("allocate_with({request:?})"),
+            |h| h.allocate_with(&request),
+            |m, got| m.allocate_with(model_request, got),
+        );
+        if let Ok(addr) = got {
+            self.placed(addr, request.size, request.alignment, before);
+            let end = addr + self.model.footprint(request.size).unwrap();
+            assert!(
+                request.range.start <= addr && end <= request.range.end.min(self.capacity()),
+                "{}: {request:?} placed at {addr}, outside its range",
+                self.name
+            );
+        }
+        got
+    }
+
+    #[track_caller]
+    fn allocate_at(&mut self, addr: usize, size: usize) -> Result<(), Error> {
+        let before = self.heap.free_memory();
+        let got = self.step(
+            format!("allocate_at({addr}, {size})"),
+            |h| h.allocate_at(addr, size),
+            |m, _| m.allocate_at(addr, size),
+        );
+        if got.is_ok() {
+            self.placed(addr, size, 1, before);
+        }
+        got
+    }
+
+    #[track_caller]
+    fn set_capacity(&mut self, new_capacity: usize) -> Result<(), Error> {
+        let live = self.model.live().clone();
+        let got = self.step(
+            format!("set_capacity({new_capacity})"),
+            |h| h.set_capacity(new_capacity),
+            |m, _| m.set_capacity(new_capacity),
+        );
+        if got.is_ok() {
+            assert_eq!(self.capacity(), new_capacity, "{}", self.name);
+            assert_eq!(*self.model.live(), live, "{}: set_capacity({new_capacity}) moved an allocation", self.name);
+        }
+        got
+    }
+
+    /// The end of the last live allocation's footprint (0 when there is none): the least
+    /// capacity `set_capacity` accepts.
+    fn live_end(&self) -> usize {
+        self.model.live().iter().next_back().map_or(0, |(&addr, &size)| addr + self.model.footprint(size).unwrap())
     }
 
     /// What every successful placement satisfies, whatever the policy: the address is a
@@ -782,6 +845,95 @@ fn reset_restores_the_initial_map(policy: Policy) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Placement calls and capacity changes, each call checked against the model by Run
+// ---------------------------------------------------------------------------------------
+
+#[expect(clippy::reversed_empty_ranges, reason = "a reversed range is rejected as empty")]
+fn placement_calls_in_check_order(policy: Policy) {
+    for min_alignment in [1, 8] {
+        let (mut run, a, b, c) = example(policy, min_alignment);
+        let capacity = run.capacity();
+        // allocate_with: alignment, then size, then an empty range, then room.
+        assert_eq!(run.allocate_with(Request::new(0).align(3).within(5..5)), Err(Error::InvalidAlignment));
+        assert_eq!(run.allocate_with(Request::new(0).align(0).top_down()), Err(Error::InvalidAlignment));
+        assert_eq!(run.allocate_with(Request::new(0).within(5..5)), Err(Error::InvalidSize));
+        for range in [capacity..usize::MAX, 9..3, 7..7, usize::MAX..usize::MAX] {
+            let request = Request::new(usize::MAX).within(range).top_down();
+            assert_eq!(run.allocate_with(request), Err(Error::InvalidArgument));
+        }
+        assert_eq!(run.allocate_with(Request::new(usize::MAX).top_down()), Err(Error::OutOfMemory));
+        assert_eq!(run.allocate_with(Request::new(capacity + 1)), Err(Error::OutOfMemory));
+        assert_eq!(run.allocate_with(Request::new(1).within(a..a + 20)), Err(Error::OutOfMemory), "a live range");
+        // allocate_at: address, then size, then alignment, then occupancy.
+        assert_eq!(run.allocate_at(capacity, 0), Err(Error::InvalidAddress));
+        assert_eq!(run.allocate_at(usize::MAX, usize::MAX), Err(Error::InvalidAddress));
+        assert_eq!(run.allocate_at(capacity - 1, 0), Err(Error::InvalidSize));
+        assert_eq!(run.allocate_at(1, usize::MAX), Err(Error::InvalidSize));
+        assert_eq!(run.allocate_at(c, capacity - c + 1), Err(Error::InvalidSize));
+        if min_alignment > 1 {
+            assert_eq!(run.allocate_at(a + 1, 1), Err(Error::InvalidAlignment), "beats occupancy");
+        }
+        assert_eq!(run.allocate_at(a, 1), Err(Error::Occupied));
+        assert_eq!(run.allocate_at(b, 25), Err(Error::Occupied));
+        assert_eq!(run.allocate_at(c, 7), Err(Error::Occupied));
+        // set_capacity: 0, then the live footprints.
+        assert_eq!(run.set_capacity(0), Err(Error::InvalidArgument));
+        let end = run.live_end();
+        assert_eq!(run.set_capacity(end - 1), Err(Error::Occupied));
+        assert_eq!(run.set_capacity(1), Err(Error::Occupied));
+        run.set_capacity(end).unwrap();
+        run.largest_free_is_exact();
+        run.set_capacity(capacity).unwrap();
+        // Successes at both ends, in a range, aligned: every address the model's.
+        let top = run.allocate_with(Request::new(10).top_down().tag(1)).unwrap();
+        let _ = run.allocate_with(Request::new(5).within(top.saturating_sub(60)..top).align(4).top_down());
+        let _ = run.allocate_with(Request::new(3).within(1..capacity).pinned());
+        let free = run.model.free_blocks()[0];
+        run.allocate_at(free.0, 1).unwrap();
+        for (addr, size) in run.model.live().clone() {
+            run.free(addr, size).unwrap();
+        }
+        run.is_initial();
+    }
+}
+
+fn capacity_changes_keep_every_allocation(policy: Policy) {
+    for min_alignment in [1, 4] {
+        let mut run = Run::new(policy, 1000, min_alignment);
+        let mut rng = SmallRng::seed_from_u64(41 + min_alignment as u64);
+        while run.allocate(rng.random_range(1..=48)).is_ok() {}
+        for (addr, size) in run.model.live().clone().into_iter().step_by(3) {
+            run.free(addr, size).unwrap();
+        }
+        for step in 0..8 {
+            let end = run.live_end();
+            let new_capacity = match step {
+                0 | 6 => end,
+                1 => end + 1,
+                2 => end.max(1500),
+                3 => end + 64,
+                4 => usize::MAX,
+                5 => end.max(4096),
+                _ => end.max(1000),
+            };
+            run.set_capacity(new_capacity).unwrap();
+            // The new space is free space like any other.
+            let _ = run.allocate_with(Request::new(24).top_down());
+            let _ = run.allocate(rng.random_range(1..=48));
+            run.largest_free_is_exact();
+            if let Some((addr, size)) = run.pick(rng.random()) {
+                run.free(addr, size).unwrap();
+            }
+        }
+        assert_eq!(run.set_capacity(run.live_end() - 1), Err(Error::Occupied));
+        for (addr, size) in run.model.live().clone() {
+            run.free(addr, size).unwrap();
+        }
+        run.is_initial();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Threads: the C layer's handle, shared by threads
 // ---------------------------------------------------------------------------------------
 
@@ -902,12 +1054,84 @@ fn random_alignment(rng: &mut SmallRng) -> usize {
     ALIGNMENTS[rng.random_range(0..ALIGNMENTS.len())]
 }
 
+/// An address in `[0, capacity]` (the capacity itself out of range), mostly low.
+fn random_address(rng: &mut SmallRng, capacity: usize) -> usize {
+    match rng.random_range(0..4) {
+        0 => rng.random_range(0..=capacity),
+        1 => capacity - rng.random_range(0..=capacity.min(64)),
+        _ => rng.random_range(0..=capacity.min(4096)),
+    }
+}
+
+/// A request for `allocate_with`: a range that is mostly valid (empty, reversed, past the
+/// capacity or the default now and then), either end, any alignment, a tag, a pin.
+fn random_request(rng: &mut SmallRng, capacity: usize) -> Request {
+    let (a, b) = (random_address(rng, capacity), random_address(rng, capacity));
+    let range = match rng.random_range(0..10) {
+        0 => 0..usize::MAX,
+        1 => b..a.min(b),
+        2 => a..usize::MAX,
+        3 => capacity.saturating_add(rng.random_range(0..3))..usize::MAX,
+        _ => a.min(b)..a.max(b).saturating_add(rng.random_range(0..3)),
+    };
+    let span = range.end.min(capacity).saturating_sub(range.start);
+    let size =
+        if span > 0 && rng.random_bool(0.6) { rng.random_range(1..=span.min(64)) } else { random_size(rng, capacity) };
+    let align = if rng.random_bool(0.6) { 1 } else { random_alignment(rng) };
+    let request = Request::new(size).within(range).align(align).tag(rng.random_range(0..4));
+    let request = if rng.random_bool(0.5) { request.top_down() } else { request };
+    if rng.random_bool(0.2) { request.pinned() } else { request }
+}
+
+/// A place for `allocate_at`: mostly inside a free block, on the alignment the policy
+/// needs (buddy: the footprint); else anywhere, a live allocation included.
+fn random_reservation(rng: &mut SmallRng, run: &Run) -> (usize, usize) {
+    let free = run.model.free_blocks();
+    let size = match rng.random_range(0..10) {
+        0 => 0,
+        1 => random_size(rng, run.capacity()),
+        _ => rng.random_range(1..=32),
+    };
+    let unit = match run.model.footprint(size) {
+        Some(fp) if run.policy() == Policy::Buddy => fp.max(1),
+        _ => run.min_alignment(),
+    };
+    let addr = match free.get(rng.random_range(0..free.len().max(1))) {
+        Some(&(start, len)) if rng.random_bool(0.7) => {
+            let at = start + rng.random_range(0..len);
+            at.checked_next_multiple_of(unit).unwrap_or(at) & !(run.min_alignment() - 1)
+        }
+        _ => match run.pick(rng.random()) {
+            Some((addr, _)) if rng.random_bool(0.5) => addr + rng.random_range(0..2),
+            _ => random_address(rng, run.capacity()),
+        },
+    };
+    (addr, size)
+}
+
+/// A new capacity: mostly one that holds every live footprint (exactly, more, much
+/// more), sometimes one below the last (occupied), 0 or the whole of usize.
+fn random_capacity(rng: &mut SmallRng, run: &Run) -> usize {
+    let (capacity, end) = (run.capacity(), run.live_end());
+    match rng.random_range(0..12) {
+        0 => 0,
+        1 => end.saturating_sub(rng.random_range(1..=8)),
+        2 => end.max(1),
+        3 => usize::MAX - rng.random_range(0..2),
+        4 => capacity,
+        5..=7 => rng.random_range(end.max(1)..=capacity.max(end.max(1))),
+        _ => capacity.saturating_add(rng.random_range(0..=capacity.min(4096))),
+    }
+}
+
 /// `steps` random calls, good and bad, each compared with the model.
 fn random_run(policy: Policy, capacity: usize, min_alignment: usize, seed: u64, steps: usize) {
     let mut run = Run::new(policy, capacity, min_alignment);
     run.name = format!("{}, seed {seed}", run.name);
     let mut rng = SmallRng::seed_from_u64(seed);
     for _ in 0..steps {
+        // set_capacity changes it.
+        let capacity = run.capacity();
         let picked = run.pick(rng.random());
         // A live (addr, size), mostly; else something that is not one.
         let (addr, size) = match picked {
@@ -919,10 +1143,22 @@ fn random_run(policy: Policy, capacity: usize, min_alignment: usize, seed: u64, 
             },
             _ => (rng.random_range(0..capacity.saturating_add(2)), rng.random_range(1..=8)),
         };
-        match rng.random_range(0..100) {
+        match rng.random_range(0..120) {
             0..=29 => {
                 let _ = run.allocate(random_size(&mut rng, capacity));
             }
+            100..=109 => {
+                let _ = run.allocate_with(random_request(&mut rng, capacity));
+            }
+            110..=115 => {
+                let (addr, size) = random_reservation(&mut rng, &run);
+                let _ = run.allocate_at(addr, size);
+            }
+            116..=118 => {
+                let new_capacity = random_capacity(&mut rng, &run);
+                let _ = run.set_capacity(new_capacity);
+            }
+            119 => run.largest_free_is_exact(),
             30..=39 => {
                 let _ = run.allocate_aligned(random_size(&mut rng, capacity), random_alignment(&mut rng));
             }

@@ -105,9 +105,12 @@ fn request(size: usize, range: std::ops::Range<usize>, top_down: bool, alignment
     if top_down { request.top_down() } else { request }
 }
 
-/// Runs each `(size, range, top_down, alignment, expected)` on a copy of `base`.
+/// A placement case: `(size, range, top_down, alignment, expected)`.
+type Case = (usize, std::ops::Range<usize>, bool, usize, Result<usize, Error>);
+
+/// Runs each case on a copy of `base`.
 #[track_caller]
-fn placements(base: &MemoryAllocator, cases: &[(usize, std::ops::Range<usize>, bool, usize, Result<usize, Error>)]) {
+fn placements(base: &MemoryAllocator, cases: &[Case]) {
     for (size, range, top_down, alignment, expected) in cases.iter().cloned() {
         let mut heap = base.clone();
         let r = request(size, range, top_down, alignment);
@@ -158,6 +161,7 @@ fn allocate_with_rejects_a_bad_alignment_first() {
 }
 
 #[test]
+#[expect(clippy::reversed_empty_ranges, reason = "reversed ranges are rejected as empty")]
 fn allocate_with_rejects_size_zero_before_the_range() {
     for policy in Policy::ALL {
         for min_alignment in [1, 8] {
@@ -172,6 +176,7 @@ fn allocate_with_rejects_size_zero_before_the_range() {
 }
 
 #[test]
+#[expect(clippy::reversed_empty_ranges, reason = "reversed ranges are rejected as empty")]
 fn allocate_with_rejects_a_range_empty_once_clamped_before_out_of_memory() {
     for policy in Policy::ALL {
         for min_alignment in [1, 8] {

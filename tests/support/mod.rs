@@ -9,7 +9,7 @@
 
 use std::fmt::Debug;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Policy, Stats};
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Policy, Request, Stats};
 use memalloc_models::{self as models, Model};
 
 /// The model's name for `policy`; panics for a policy the models do not know yet.
@@ -40,6 +40,19 @@ pub fn error(error: models::Error) -> Error {
 /// A model's result with memalloc's error, to compare with the library's.
 pub fn result<T>(result: Result<T, models::Error>) -> Result<T, Error> {
     result.map_err(error)
+}
+
+/// The model's form of a request for `allocate_with`.
+pub fn request(request: &Request) -> models::Request {
+    models::Request {
+        size: request.size,
+        alignment: request.alignment,
+        lo: request.range.start,
+        hi: request.range.end,
+        top_down: request.top_down,
+        tag: request.tag,
+        pinned: request.pinned,
+    }
 }
 
 /// The model of a `policy` allocator with these options (which the library accepted).
