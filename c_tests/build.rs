@@ -19,6 +19,7 @@ const SOURCES: &[&str] = &[
     "test_model.c",
     "test_conformance.c",
     "test_stress.c",
+    "test_snapshots.c",
 ];
 
 /// Headers the sources include; a change to one recompiles them.

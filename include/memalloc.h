@@ -144,6 +144,25 @@ typedef struct ma_request {
 } ma_request;
 
 /**
+ * One step of a compaction plan from `ma_compact`: the allocation of `size` units that
+ * was at `from` is now at `to` (`to < from`); move its bytes with `memmove`.
+ */
+typedef struct ma_move {
+  /**
+   * Where the allocation was.
+   */
+  size_t from;
+  /**
+   * Where it is now.
+   */
+  size_t to;
+  /**
+   * Its size as allocated (without padding): the units to move.
+   */
+  size_t size;
+} ma_move;
+
+/**
  * The allocator's counters, filled by `ma_get_stats`.
  * Always `capacity == allocated + free + padding`.
  */
@@ -400,6 +419,93 @@ ma_status ma_alloc_at(struct ma_allocator *a, size_t addr, size_t size);
  * `a` is NULL or a live handle.
  */
 ma_status ma_set_capacity(struct ma_allocator *a, size_t new_capacity);
+
+/**
+ * Gives the live allocation at `addr` the tag `tag` (0: untagged), for `ma_free_tagged`.
+ *
+ * Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `addr >= capacity` ->
+ * `MA_ERR_INVALID_ADDRESS`; no live allocation starts at `addr` -> `MA_ERR_NOT_ALLOCATED`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle.
+ */
+ma_status ma_set_tag(struct ma_allocator *a, size_t addr, uint64_t tag);
+
+/**
+ * Writes the tag of the live allocation at `addr` (0 unless it was given one) to
+ * `*out_tag`.
+ *
+ * Checks, first failing wins: `a` or `out_tag` NULL -> `MA_ERR_NULL_POINTER`;
+ * `addr >= capacity` -> `MA_ERR_INVALID_ADDRESS`; no live allocation starts at `addr`
+ * -> `MA_ERR_NOT_ALLOCATED`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle; `out_tag` is NULL or valid for a write.
+ */
+ma_status ma_tag_of(const struct ma_allocator *a, size_t addr, uint64_t *out_tag);
+
+/**
+ * Frees every live allocation tagged `tag` (tag 0: every untagged one) and writes how
+ * many to `*out_count`. O(k log n) for k allocations of a non-zero tag (tags are
+ * indexed); tag 0 walks the map. `a` or `out_count` NULL -> `MA_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle; `out_count` is NULL or valid for a write.
+ */
+ma_status ma_free_tagged(struct ma_allocator *a, uint64_t tag, size_t *out_count);
+
+/**
+ * Slides unpinned live allocations toward address 0, in address order, within a budget
+ * of `max_units` moved units and `max_moves` moves; writes the moves to `moves[0..n]`
+ * and `n` to `*out_count` (0: nothing left to move within the budget, or at all).
+ *
+ * The allocator is updated at once; the caller then performs the moves in the order
+ * given with `memmove` (each `to < from`; a destination overlaps only its own source or
+ * space already vacated). Each allocation keeps its alignment, size, tag and flags;
+ * pinned ones stay. Calling again continues where the budget stopped.
+ *
+ * Checks: `a` or `out_count` NULL, or `moves` NULL with `max_moves > 0` ->
+ * `MA_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle; `moves` is NULL or valid for writes of `max_moves`
+ * elements; `out_count` is NULL or valid for a write.
+ */
+ma_status ma_compact(struct ma_allocator *a,
+                     size_t max_units,
+                     struct ma_move *moves,
+                     size_t max_moves,
+                     size_t *out_count);
+
+/**
+ * Writes a snapshot of the whole allocator to `buf` (see `docs/SNAPSHOT.md`) and its
+ * length to `*out_len`; `ma_load` reopens it exactly.
+ *
+ * Checks, first failing wins: `a` or `out_len` NULL, or `buf` NULL with `buf_len > 0`
+ * -> `MA_ERR_NULL_POINTER`; `buf_len` below the snapshot's length ->
+ * `MA_ERR_BUFFER_TOO_SMALL`, with the length written to `*out_len` and `buf` untouched.
+ * `ma_save(a, NULL, 0, &n)` asks for the length.
+ *
+ * # Safety
+ * `a` is NULL or a live handle; `buf` is NULL or valid for writes of `buf_len` bytes;
+ * `out_len` is NULL or valid for a write.
+ */
+ma_status ma_save(const struct ma_allocator *a, void *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Creates an allocator from a snapshot written by `ma_save` and writes the handle to
+ * `*out`. Release it with `ma_destroy`.
+ *
+ * Checks: `buf` or `out` NULL -> `MA_ERR_NULL_POINTER`; anything that is not a snapshot
+ * this version wrote (wrong magic, unknown version, truncated, trailing bytes, checksum
+ * mismatch, inconsistent content under a valid checksum) -> `MA_ERR_BAD_SNAPSHOT`.
+ * `*out` is untouched on error, and no input makes it allocate more than a small
+ * multiple of `len`.
+ *
+ * # Safety
+ * `buf` is NULL or valid for reads of `len` bytes; `out` is NULL or valid for a write.
+ */
+ma_status ma_load(const void *buf, size_t len, struct ma_allocator **out);
 
 /**
  * Frees the allocation of `size` units at `addr`; the range is merged with its free

@@ -104,7 +104,7 @@ impl Subject for RustApiPlaced {
         let size = size as usize;
         let capacity = self.heap.capacity();
         let request = match self.placement {
-            Placement::Halves if self.count % 2 == 0 => Request::new(size).within(0..capacity / 2),
+            Placement::Halves if self.count.is_multiple_of(2) => Request::new(size).within(0..capacity / 2),
             Placement::Halves => Request::new(size).within(capacity / 2..capacity),
             Placement::TopDown => Request::new(size).top_down(),
         };

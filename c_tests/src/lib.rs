@@ -21,6 +21,7 @@ unsafe extern "C" {
     fn ma_ctest_model() -> c_int;
     fn ma_ctest_stress() -> c_int;
     fn ma_ctest_conformance() -> c_int;
+    fn ma_ctest_snapshots() -> c_int;
 }
 
 /// One C suite.
@@ -48,6 +49,9 @@ pub enum Suite {
     /// `test_conformance.c`: what every policy shares: merging back to the initial map,
     /// `largest_free`, alignment, reset; each call checked against the policy's model.
     Conformance,
+    /// `test_snapshots.c`: tags, compaction plans executed with `memmove` on real bytes,
+    /// `ma_save`/`ma_load` check orders and round trips followed by the same random calls.
+    Snapshots,
 }
 
 /// Serialises the suites: their output goes straight to stdout and must not interleave.
@@ -55,7 +59,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 9] = [
+    pub const ALL: [Suite; 10] = [
         Suite::Core,
         Suite::Errors,
         Suite::Realloc,
@@ -65,6 +69,7 @@ impl Suite {
         Suite::Model,
         Suite::Conformance,
         Suite::Stress,
+        Suite::Snapshots,
     ];
 
     /// Runs the suite and returns the number of failed checks.
@@ -79,6 +84,7 @@ impl Suite {
             Suite::Model => ma_ctest_model,
             Suite::Stress => ma_ctest_stress,
             Suite::Conformance => ma_ctest_conformance,
+            Suite::Snapshots => ma_ctest_snapshots,
         };
         let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // SAFETY: the entry points take no arguments, touch only their own state and the

@@ -71,3 +71,8 @@ fn conformance() {
 fn stress() {
     run(Suite::Stress);
 }
+
+#[test]
+fn snapshots() {
+    run(Suite::Snapshots);
+}

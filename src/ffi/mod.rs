@@ -317,6 +317,175 @@ pub unsafe extern "C" fn ma_set_capacity(a: *mut ma_allocator, new_capacity: usi
     })
 }
 
+/// Gives the live allocation at `addr` the tag `tag` (0: untagged), for `ma_free_tagged`.
+///
+/// Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `addr >= capacity` ->
+/// `MA_ERR_INVALID_ADDRESS`; no live allocation starts at `addr` -> `MA_ERR_NOT_ALLOCATED`.
+///
+/// # Safety
+/// `a` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_set_tag(a: *mut ma_allocator, addr: usize, tag: u64) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        unsafe { handle(a) }?.inner.lock().set_tag(addr, tag)
+    })
+}
+
+/// Writes the tag of the live allocation at `addr` (0 unless it was given one) to
+/// `*out_tag`.
+///
+/// Checks, first failing wins: `a` or `out_tag` NULL -> `MA_ERR_NULL_POINTER`;
+/// `addr >= capacity` -> `MA_ERR_INVALID_ADDRESS`; no live allocation starts at `addr`
+/// -> `MA_ERR_NOT_ALLOCATED`.
+///
+/// # Safety
+/// `a` is NULL or a live handle; `out_tag` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_tag_of(a: *const ma_allocator, addr: usize, out_tag: *mut u64) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        let out = out_param(out_tag)?;
+        let tag = a.inner.lock().tag_of(addr)?;
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, tag) };
+        Ok(())
+    })
+}
+
+/// Frees every live allocation tagged `tag` (tag 0: every untagged one) and writes how
+/// many to `*out_count`. O(k log n) for k allocations of a non-zero tag (tags are
+/// indexed); tag 0 walks the map. `a` or `out_count` NULL -> `MA_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `a` is NULL or a live handle; `out_count` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_free_tagged(a: *mut ma_allocator, tag: u64, out_count: *mut usize) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        let out = out_param(out_count)?;
+        let count = a.inner.lock().free_tagged(tag);
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, count) };
+        Ok(())
+    })
+}
+
+/// Slides unpinned live allocations toward address 0, in address order, within a budget
+/// of `max_units` moved units and `max_moves` moves; writes the moves to `moves[0..n]`
+/// and `n` to `*out_count` (0: nothing left to move within the budget, or at all).
+///
+/// The allocator is updated at once; the caller then performs the moves in the order
+/// given with `memmove` (each `to < from`; a destination overlaps only its own source or
+/// space already vacated). Each allocation keeps its alignment, size, tag and flags;
+/// pinned ones stay. Calling again continues where the budget stopped.
+///
+/// Checks: `a` or `out_count` NULL, or `moves` NULL with `max_moves > 0` ->
+/// `MA_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `a` is NULL or a live handle; `moves` is NULL or valid for writes of `max_moves`
+/// elements; `out_count` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_compact(
+    a: *mut ma_allocator,
+    max_units: usize,
+    moves: *mut ma_move,
+    max_moves: usize,
+    out_count: *mut usize,
+) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        let out = out_param(out_count)?;
+        if moves.is_null() && max_moves > 0 {
+            return Err(Error::NullPointer);
+        }
+        let plan = a.inner.lock().compact(max_units, max_moves);
+        for (k, step) in plan.iter().enumerate() {
+            // SAFETY: `plan` has at most `max_moves` steps and the caller guarantees that
+            // `moves` (non-NULL when `max_moves > 0`) holds that many.
+            unsafe { write_out(moves.add(k), ma_move::from(*step)) };
+        }
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, plan.len()) };
+        Ok(())
+    })
+}
+
+/// Writes a snapshot of the whole allocator to `buf` (see `docs/SNAPSHOT.md`) and its
+/// length to `*out_len`; `ma_load` reopens it exactly.
+///
+/// Checks, first failing wins: `a` or `out_len` NULL, or `buf` NULL with `buf_len > 0`
+/// -> `MA_ERR_NULL_POINTER`; `buf_len` below the snapshot's length ->
+/// `MA_ERR_BUFFER_TOO_SMALL`, with the length written to `*out_len` and `buf` untouched.
+/// `ma_save(a, NULL, 0, &n)` asks for the length.
+///
+/// # Safety
+/// `a` is NULL or a live handle; `buf` is NULL or valid for writes of `buf_len` bytes;
+/// `out_len` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_save(
+    a: *const ma_allocator,
+    buf: *mut c_void,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> ma_status {
+    boundary(|| {
+        // SAFETY: the caller's guarantee on `a`.
+        let a = unsafe { handle(a) }?;
+        let out = out_param(out_len)?;
+        if buf.is_null() && buf_len > 0 {
+            return Err(Error::NullPointer);
+        }
+        let allocator = a.inner.lock();
+        let length = allocator.snapshot_len();
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, length) };
+        if buf_len < length {
+            return Err(Error::BufferTooSmall);
+        }
+        let bytes = allocator.save();
+        debug_assert_eq!(bytes.len(), length);
+        // SAFETY: `buf` is non-NULL (`buf_len >= length > 0`) and the caller guarantees
+        // `buf_len` writable bytes; a Vec of ours cannot overlap the caller's buffer.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
+        Ok(())
+    })
+}
+
+/// Creates an allocator from a snapshot written by `ma_save` and writes the handle to
+/// `*out`. Release it with `ma_destroy`.
+///
+/// Checks: `buf` or `out` NULL -> `MA_ERR_NULL_POINTER`; anything that is not a snapshot
+/// this version wrote (wrong magic, unknown version, truncated, trailing bytes, checksum
+/// mismatch, inconsistent content under a valid checksum) -> `MA_ERR_BAD_SNAPSHOT`.
+/// `*out` is untouched on error, and no input makes it allocate more than a small
+/// multiple of `len`.
+///
+/// # Safety
+/// `buf` is NULL or valid for reads of `len` bytes; `out` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ma_load(buf: *const c_void, len: usize, out: *mut *mut ma_allocator) -> ma_status {
+    boundary(|| {
+        if buf.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let out = out_param(out)?;
+        // SAFETY: `buf` is non-NULL and the caller guarantees `len` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) };
+        let handle = new_handle(MemoryAllocator::load(bytes)?);
+        if handle.is_null() {
+            return Err(Error::OutOfMemory);
+        }
+        // SAFETY: `out` was checked for NULL; the caller guarantees it is writable.
+        unsafe { write_out(out, handle) };
+        Ok(())
+    })
+}
+
 /// Frees the allocation of `size` units at `addr`; the range is merged with its free
 /// neighbours on both sides.
 ///

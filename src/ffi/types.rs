@@ -184,3 +184,22 @@ impl Default for ma_options {
         }
     }
 }
+
+/// One step of a compaction plan from `ma_compact`: the allocation of `size` units that
+/// was at `from` is now at `to` (`to < from`); move its bytes with `memmove`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ma_move {
+    /// Where the allocation was.
+    pub from: usize,
+    /// Where it is now.
+    pub to: usize,
+    /// Its size as allocated (without padding): the units to move.
+    pub size: usize,
+}
+
+impl From<crate::Move> for ma_move {
+    fn from(m: crate::Move) -> Self {
+        ma_move { from: m.from, to: m.to, size: m.size }
+    }
+}
