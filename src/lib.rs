@@ -28,6 +28,16 @@ pub mod ffi;
 
 pub use memalloc_core::*;
 
+/// This crate's version, `"MAJOR.MINOR.PATCH"`: the same string as `ma_version()` and the
+/// header's `MA_VERSION_STRING`.
+///
+/// ```
+/// // SAFETY: ma_version returns a static, NUL-terminated string.
+/// let c = unsafe { std::ffi::CStr::from_ptr(memalloc::ffi::ma_version()) };
+/// assert_eq!(c.to_str(), Ok(memalloc::VERSION));
+/// ```
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
