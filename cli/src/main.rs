@@ -41,10 +41,10 @@ enum Command {
     Bench {
         /// Live-block counts for the timing, comma-separated; k and M stand for 1000 and
         /// 1000000 [default: 1k,10k,100k, or the decades up to --max-live]
-        #[arg(long, visible_alias = "sizes", value_delimiter = ',', value_parser = parse_count, conflicts_with = "max_live")]
+        #[arg(long, visible_alias = "sizes", value_delimiter = ',', value_parser = parse_live, conflicts_with = "max_live")]
         live: Option<Vec<usize>>,
         /// Time the decades 1k, 10k, ... up to this count: `--max-live 1M` adds 1M live blocks.
-        #[arg(long, value_parser = parse_count)]
+        #[arg(long, value_parser = parse_live)]
         max_live: Option<usize>,
         /// Timed operations per repetition.
         #[arg(long, default_value = "100k", value_parser = parse_count)]
@@ -112,46 +112,69 @@ fn parse_policy(name: &str) -> Result<Policy, String> {
     })
 }
 
-/// One call of the worked example.
+/// One call of the worked example. A free names the step whose allocation it frees, so
+/// that the example replays on the addresses the policy returned, whatever they are.
 #[derive(Clone, Copy)]
 enum Call {
     Allocate(usize),
-    Free(usize, usize),
+    /// Frees the allocation of this step (1-based), with its size.
+    Free(usize),
 }
 
-/// The worked example of docs/REFERENCE-ALGORITHM.md, on a capacity of 100.
+/// The worked example of docs/REFERENCE-ALGORITHM.md, on a capacity of 100: under first
+/// fit, the frees are the reference's free(20, 30), free(0, 20) and free(20, 25).
 const WORKED_EXAMPLE: [Call; 7] = [
     Call::Allocate(20),
     Call::Allocate(30),
     Call::Allocate(40),
-    Call::Free(20, 30),
+    Call::Free(2),
     Call::Allocate(25),
-    Call::Free(0, 20),
-    Call::Free(20, 25),
+    Call::Free(1),
+    Call::Free(5),
 ];
 
-fn demo(policy: Policy) -> Result<(), memalloc::Error> {
+/// The step whose allocation the closing illegal call frees with a wrong size.
+const MISMATCH_STEP: usize = 3;
+
+/// The worked example under `policy`, as `memalloc demo` prints it. A policy that cannot
+/// place an allocation shows the error; a free of that allocation is skipped.
+fn demo(policy: Policy) -> Result<String, memalloc::Error> {
+    use std::fmt::Write as _;
     let mut heap = MemoryAllocator::with_options(Options::new(100).policy(policy))?;
-    println!("memalloc {} demo: the worked example, capacity 100, policy {policy}\n", env!("CARGO_PKG_VERSION"));
-    println!("start              {heap}");
+    let mut out = format!("memalloc {} demo: the worked example, capacity 100, policy {policy}\n\n", memalloc::VERSION);
+    // The (address, size) each allocation step got, when it succeeded.
+    let mut placed: [Option<(usize, usize)>; WORKED_EXAMPLE.len()] = [None; WORKED_EXAMPLE.len()];
+    let _ = writeln!(out, "start              {heap}");
     for (step, call) in WORKED_EXAMPLE.into_iter().enumerate() {
         let (text, result) = match call {
-            Call::Allocate(size) => (format!("allocate({size})"), heap.allocate(size).map(|addr| addr.to_string())),
-            Call::Free(addr, size) => (format!("free({addr}, {size})"), heap.free(addr, size).map(|()| "ok".into())),
+            Call::Allocate(size) => {
+                let result = heap.allocate(size);
+                placed[step] = result.ok().map(|addr| (addr, size));
+                (format!("allocate({size})"), result.map(|addr| addr.to_string()))
+            }
+            Call::Free(of) => match placed[of - 1] {
+                Some((addr, size)) => (format!("free({addr}, {size})"), heap.free(addr, size).map(|()| "ok".into())),
+                None => (format!("free(step {of})"), Ok(format!("skipped: step {of} allocated nothing"))),
+            },
         };
         let result = result.unwrap_or_else(|error| format!("error: {error}"));
-        println!("{}. {text:<14} -> {result:<5}  {heap}", step + 1);
+        let _ = writeln!(out, "{}. {text:<14} -> {result:<5}  {heap}", step + 1);
     }
-    // One illegal call, to show that errors are values and change nothing.
+    // One illegal call, to show that errors are values and change nothing: the block of
+    // step 3 (under first fit, the reference's free(50, 10)) freed with a wrong size.
+    let (addr, size) = placed[MISMATCH_STEP - 1].map_or((50, 10), |(addr, _)| (addr, 10));
     let before = heap.to_string();
-    let error = heap.free(50, 10).expect_err("the live block at 50 has size 40");
-    println!("\nfree(50, 10) is rejected: {error}; the map is unchanged: {}", heap.to_string() == before);
+    if let Err(error) = heap.free(addr, size) {
+        let unchanged = heap.to_string() == before;
+        let _ = writeln!(out, "\nfree({addr}, {size}) is rejected: {error}; the map is unchanged: {unchanged}");
+    }
     let stats = heap.stats();
-    println!(
+    let _ = writeln!(
+        out,
         "stats: allocated {}, free {} in {} blocks, largest free block {}",
         stats.allocated, stats.free, stats.free_blocks, stats.largest_free
     );
-    Ok(())
+    Ok(out)
 }
 
 /// Parses a count or capacity: decimal digits (`_` allowed), `2^k`, or a number with a
@@ -180,6 +203,15 @@ fn parse_count(text: &str) -> Result<usize, String> {
     }
     let n: u64 = digits.parse().map_err(|_| bad())?;
     n.checked_mul(scale).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| format!("'{text}' is too large"))
+}
+
+/// Parses a number of live blocks: as [`parse_count`], and positive (a churn at 0 live
+/// blocks frees nothing: there is nothing to time).
+fn parse_live(text: &str) -> Result<usize, String> {
+    match parse_count(text)? {
+        0 => Err("a live-block count must be positive (a churn needs live blocks to free)".to_string()),
+        n => Ok(n),
+    }
 }
 
 /// Parses a capacity: as [`parse_count`], and positive.
@@ -257,12 +289,14 @@ fn emit(text: &str) -> Result<(), Box<dyn std::error::Error>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<ExitCode, Box<dyn std::error::Error>> = match cli.command {
-        Command::Demo { policy } => demo(policy).map(|()| ExitCode::SUCCESS).map_err(Into::into),
+        Command::Demo { policy } => {
+            demo(policy).map_err(Into::into).and_then(|text| emit(&text)).map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench { live, max_live, ops, reps, seed, frag_capacity, policy, out, json, quiet } => {
             let live = live.unwrap_or_else(|| decades_up_to(max_live.unwrap_or(100_000)));
             let config = bench::Config {
                 policies: policies_or_all(policy),
-                live: live.into_iter().filter(|&n| n > 0).collect(),
+                live,
                 ops,
                 reps: reps as usize,
                 seed,
@@ -341,6 +375,8 @@ mod tests {
         assert!(parse_count("99999999999T").is_err());
         assert_eq!(parse_capacity("0"), Err("the capacity must be positive".into()));
         assert_eq!(parse_capacity("1"), Ok(1));
+        assert!(parse_live("0").is_err());
+        assert_eq!(parse_live("1k"), Ok(1000));
     }
 
     #[test]

@@ -122,3 +122,12 @@ fn help_describes_every_command_and_option() {
         assert!(stdout.contains(option), "{option} missing in:\n{stdout}");
     }
 }
+
+#[test]
+fn a_live_count_of_zero_is_rejected() {
+    for args in [&["bench", "--live", "0"][..], &["bench", "--live", "1k,0"], &["bench", "--max-live", "0"]] {
+        let (ok, stdout, stderr) = run(args);
+        assert!(!ok && stdout.is_empty(), "{args:?} was accepted");
+        assert!(stderr.contains("a live-block count must be positive"), "{args:?}: {stderr}");
+    }
+}

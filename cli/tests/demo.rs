@@ -1,4 +1,5 @@
-//! `memalloc demo` prints the worked example exactly as docs/REFERENCE-ALGORITHM.md gives it.
+//! `memalloc demo` prints the worked example exactly as docs/REFERENCE-ALGORITHM.md gives it,
+//! and replays it sensibly under every other policy.
 
 use std::process::Command;
 
@@ -25,6 +26,34 @@ fn demo_prints_every_step_of_the_worked_example() {
     for line in expected {
         assert!(stdout.lines().any(|l| l == line), "missing line {line:?} in:\n{stdout}");
     }
+}
+
+/// Under every policy the frees act on the addresses that policy returned: no free fails,
+/// an allocation fails only when no free block can hold it, and the closing illegal call is
+/// rejected without changing the map.
+#[test]
+fn demo_replays_the_example_on_each_policys_addresses() {
+    for policy in memalloc::Policy::ALL {
+        let (ok, stdout, stderr) = run(&["demo", "--policy", policy.name()]);
+        assert!(ok, "{policy}: {stderr}");
+        let steps: Vec<&str> = stdout.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).collect();
+        assert_eq!(steps.len(), 7, "{policy}:\n{stdout}");
+        for line in steps {
+            let (call, result) = line.split_once(" -> ").expect("a step line has a result");
+            if call.contains("free(") {
+                assert!(result.starts_with("ok ") || result.starts_with("skipped"), "{policy}: {line}");
+            } else {
+                assert!(!result.starts_with("error") || result.contains("no free block can hold"), "{policy}: {line}");
+            }
+        }
+        assert!(
+            stdout.contains(" is rejected: ") && stdout.contains("the map is unchanged: true"),
+            "{policy}:\n{stdout}"
+        );
+    }
+    // Buddy places the example elsewhere: its frees name its own addresses.
+    let (_, stdout, _) = run(&["demo", "--policy", "buddy"]);
+    assert!(stdout.lines().any(|l| l.starts_with("6. free(64, 20)   -> ok")), "{stdout}");
 }
 
 #[test]
