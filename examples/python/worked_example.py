@@ -1,6 +1,12 @@
-"""The reference's worked example, replayed from Python through ctypes.
+"""The reference's worked example, replayed from Python with the memalloc package.
 
-Run: MEMALLOC_LIB=target/release/libmemalloc.so python3 examples/python/worked_example.py
+Run, after `pip install ./python` (see python/README.md):
+
+    python3 examples/python/worked_example.py
+
+From a source checkout without installing, point Python at the package and the library:
+
+    PYTHONPATH=python MEMALLOC_LIB=target/release/libmemalloc.so python3 examples/python/worked_example.py
 """
 
 import memalloc
@@ -20,5 +26,5 @@ with memalloc.Allocator(100) as heap:
     try:
         heap.free(50, 10)
     except memalloc.SizeMismatch as error:
-        print(f"free(50, 10) raises SizeMismatch: {error}")
+        print(f"free(50, 10) raises SizeMismatch (status {error.status}): {error}")
     print(heap.stats())
