@@ -446,6 +446,13 @@ impl<I: Index> Heap<I> {
             // Placed as `allocate_at` places, with the same checks; a walk for it starts
             // at the allocation before, in address order.
             heap.allocate_at_from(record.start, record.size, from).map_err(|_| bad)?;
+            // Placing in address order leaves free below the last placement only blocks
+            // that stay free, and above it at most one per order of a buddy block (plus
+            // the top-level blocks): more than that and the counts disagree. Stopping
+            // here bounds the memory used by what `bytes` holds.
+            if heap.blocks.free_blocks() > snapshot.free.len() + 2 * usize::BITS as usize {
+                return Err(bad);
+            }
             let id = heap.find(record.start).expect("just placed").id;
             heap.attributes.set(id, Extra { tag: record.tag, pinned: record.pinned, alignment: record.alignment });
             from = BlockRef::used(id);
