@@ -20,6 +20,7 @@ const SOURCES: &[&str] = &[
     "test_conformance.c",
     "test_stress.c",
     "test_snapshots.c",
+    "test_placement.c",
 ];
 
 /// Headers the sources include; a change to one recompiles them.

@@ -72,6 +72,9 @@ const char *ctest_status_name(ma_status s) {
     case MA_ERR_INVALID_ALIGNMENT: return "MA_ERR_INVALID_ALIGNMENT";
     case MA_ERR_INVALID_ARGUMENT: return "MA_ERR_INVALID_ARGUMENT";
     case MA_ERR_INTERNAL: return "MA_ERR_INTERNAL";
+    case MA_ERR_OCCUPIED: return "MA_ERR_OCCUPIED";
+    case MA_ERR_BUFFER_TOO_SMALL: return "MA_ERR_BUFFER_TOO_SMALL";
+    case MA_ERR_BAD_SNAPSHOT: return "MA_ERR_BAD_SNAPSHOT";
     default: return "unknown";
     }
 }

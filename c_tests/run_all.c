@@ -21,6 +21,7 @@ int ma_ctest_threads(void);
 int ma_ctest_model(void);
 int ma_ctest_conformance(void);
 int ma_ctest_stress(void);
+int ma_ctest_placement(void);
 int ma_ctest_snapshots(void);
 
 static const struct suite {
@@ -36,6 +37,7 @@ static const struct suite {
     {"model", ma_ctest_model},
     {"conformance", ma_ctest_conformance},
     {"stress", ma_ctest_stress},
+    {"placement", ma_ctest_placement},
     {"snapshots", ma_ctest_snapshots},
 };
 

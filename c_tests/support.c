@@ -240,26 +240,57 @@ static void print_stats(const char *label, const ma_stats *s) {
            label, s->capacity, s->allocated, s->free, s->largest_free, s->free_blocks, s->allocations, s->padding);
 }
 
+/* Records whether two snapshots have the same stats and map (`what` names the check);
+   prints both when they differ. */
+static int check_snapshots_equal(const ctest_snapshot *x, const ctest_snapshot *y, const char *labels[2],
+                                 const char *file, int line, const char *what) {
+    int same_stats = x->stats_status == MA_OK && y->stats_status == MA_OK && stats_equal(&x->stats, &y->stats);
+    int same_map = extents_equal(x->map.extents, x->map.len, y->map.extents, y->map.len);
+    if (!ctest_record(same_stats && same_map, file, line, what, same_stats ? "map differs" : "stats differ")) {
+        char label[64];
+        snprintf(label, sizeof label, "%s:", labels[0]);
+        print_stats(label, &x->stats);
+        snprintf(label, sizeof label, "%s:", labels[1]);
+        print_stats(label, &y->stats);
+        printf("    map %s: ", labels[0]);
+        ctest_print_extents(x->map.extents, x->map.len);
+        printf("\n    map %s: ", labels[1]);
+        ctest_print_extents(y->map.extents, y->map.len);
+        printf("\n");
+    }
+    return same_stats && same_map;
+}
+
 int ctest_check_unchanged(const ma_allocator *a, const ctest_snapshot *before, const char *file, int line,
                           const char *expr) {
     ctest_snapshot after;
     ctest_snapshot_take(a, &after);
-    int same_stats = before->stats_status == MA_OK && after.stats_status == MA_OK &&
-                     stats_equal(&before->stats, &after.stats);
-    int same_map = extents_equal(before->map.extents, before->map.len, after.map.extents, after.map.len);
     char what[256];
     snprintf(what, sizeof what, "state unchanged by %s", expr);
-    if (!ctest_record(same_stats && same_map, file, line, what, same_stats ? "map differs" : "stats differ")) {
-        print_stats("before:", &before->stats);
-        print_stats("after: ", &after.stats);
-        printf("    map before: ");
-        ctest_print_extents(before->map.extents, before->map.len);
-        printf("\n    map after:  ");
-        ctest_print_extents(after.map.extents, after.map.len);
-        printf("\n");
-    }
+    const char *labels[2] = {"before", "after"};
+    int ok = check_snapshots_equal(before, &after, labels, file, line, what);
     ctest_snapshot_free(&after);
-    return same_stats && same_map;
+    return ok;
+}
+
+int ctest_check_same(const ma_allocator *a, const ma_allocator *b, const char *file, int line, const char *expr) {
+    ctest_snapshot x, y;
+    ctest_snapshot_take(a, &x);
+    ctest_snapshot_take(b, &y);
+    char what[256];
+    snprintf(what, sizeof what, "the same stats and map: %s", expr);
+    const char *labels[2] = {"first", "second"};
+    int ok = check_snapshots_equal(&x, &y, labels, file, line, what);
+    ctest_snapshot_free(&x);
+    ctest_snapshot_free(&y);
+    return ok;
+}
+
+ma_status ctest_set_capacity(ma_allocator *a, size_t new_capacity) {
+    const ctest_rule r = ctest_rule_of(a);
+    ma_status s = ma_set_capacity(a, new_capacity);
+    if (s == MA_OK) ctest_adopt(a, r.policy, new_capacity, r.min_alignment);
+    return s;
 }
 
 int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *file, int line) {

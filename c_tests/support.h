@@ -105,6 +105,11 @@ int ctest_check_invariants(const ma_allocator *a, const char *file, int line);
 int ctest_check_unchanged(const ma_allocator *a, const ctest_snapshot *before, const char *file, int line,
                           const char *expr);
 int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *file, int line);
+int ctest_check_same(const ma_allocator *a, const ma_allocator *b, const char *file, int line, const char *expr);
+
+/* ma_set_capacity(a, new_capacity); on success the rule of `a` (what the invariant check
+   and the model know of it) takes the new capacity. Returns the status. */
+ma_status ctest_set_capacity(ma_allocator *a, size_t new_capacity);
 
 /* The map of `a` is exactly the extents listed, e.g.
    CHECK_MAP(a, ALLOCATED(0, 20), FREE(20, 80)). */
@@ -125,6 +130,12 @@ int ctest_check_stats(const ma_allocator *a, const ma_stats *want, const char *f
    every counter matches the map, capacity == allocated + free + padding, and ma_size_of
    agrees with every allocated extent. */
 #define CHECK_INVARIANTS(a) ctest_check_invariants((a), __FILE__, __LINE__)
+
+/* `a` and `b` have the same stats and the same map. */
+#define CHECK_SAME(a, b) ctest_check_same((a), (b), __FILE__, __LINE__, #a " and " #b)
+
+/* ma_set_capacity(a, n) succeeds (the rule of `a` follows), and the invariants hold. */
+#define SET_CAPACITY_OK(a, n) CHECK_OK((a), ctest_set_capacity((a), (n)))
 
 /* `call` on `a` succeeds, and the invariants hold afterwards. */
 #define CHECK_OK(a, call)                                                                           \

@@ -3,7 +3,9 @@
  * ("first failing wins"), shown with arguments that are bad in more than one way. After
  * every error the allocator's stats and whole map are as before, and every out-parameter
  * still holds the sentinel it was filled with; every policy's state is the model's. Also:
- * ma_create, ma_options_init, ma_status_str and ma_version.
+ * ma_create, ma_options_init, ma_request_init, ma_status_str and ma_version. The placement
+ * calls (ma_alloc_ex, ma_alloc_at, ma_set_capacity) are checked here for their errors;
+ * test_placement.c checks where they place.
  */
 
 #include <stdint.h>
@@ -25,6 +27,10 @@ _Static_assert(MA_ERR_SIZE_MISMATCH == 6, "MA_ERR_SIZE_MISMATCH");
 _Static_assert(MA_ERR_INVALID_ALIGNMENT == 7, "MA_ERR_INVALID_ALIGNMENT");
 _Static_assert(MA_ERR_INVALID_ARGUMENT == 8, "MA_ERR_INVALID_ARGUMENT");
 _Static_assert(MA_ERR_INTERNAL == 9, "MA_ERR_INTERNAL");
+_Static_assert(MA_ERR_OCCUPIED == 10, "MA_ERR_OCCUPIED");
+_Static_assert(MA_ERR_BUFFER_TOO_SMALL == 11, "MA_ERR_BUFFER_TOO_SMALL");
+_Static_assert(MA_ERR_BAD_SNAPSHOT == 12, "MA_ERR_BAD_SNAPSHOT");
+_Static_assert(MA_REQ_TOP_DOWN == 1 && MA_REQ_PINNED == 2, "request flags");
 _Static_assert(sizeof(ma_status) == 4, "ma_status is a 32-bit integer");
 _Static_assert((ma_status)-1 < 0, "ma_status is int32_t");
 _Static_assert(MA_POLICY_FIRST_FIT == 0 && MA_POLICY_BEST_FIT == 1, "policies");
@@ -74,35 +80,40 @@ static int example_state(const ctest_policy *p, example *e) {
     return e->a != NULL;
 }
 
+/* The codes ma_status_str knows: MA_OK to MA_ERR_BAD_SNAPSHOT. */
+#define KNOWN_CODES (MA_ERR_BAD_SNAPSHOT + 1)
+
 static void status_texts(void) {
     ctest_case("ma_status_str");
-    const char *known[10];
-    for (ma_status s = 0; s <= MA_ERR_INTERNAL; s++) {
+    const char *known[KNOWN_CODES];
+    for (ma_status s = 0; s < KNOWN_CODES; s++) {
         known[s] = ma_status_str(s);
         CHECK(known[s] != NULL);
         if (known[s]) CHECK(strlen(known[s]) > 0);
+        CHECK(strcmp(ctest_status_name(s), "unknown") != 0);
     }
-    for (int i = 0; i < 10; i++) {
-        for (int j = i + 1; j < 10; j++) {
+    for (int i = 0; i < KNOWN_CODES; i++) {
+        for (int j = i + 1; j < KNOWN_CODES; j++) {
             if (known[i] && known[j] && !ctest_record(strcmp(known[i], known[j]) != 0, __FILE__, __LINE__,
                                                        "distinct texts for distinct codes", NULL)) {
                 printf("    codes %d and %d: \"%s\"\n", i, j, known[i]);
             }
         }
     }
-    const ma_status unknown[] = {10, 11, 100, 12345, -1, -9, INT32_MIN, INT32_MAX};
+    const ma_status unknown[] = {13, 14, 100, 12345, -1, -9, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *text = ma_status_str(unknown[i]);
         ctest_case("ma_status_str(%d)", (int)unknown[i]);
         CHECK(text != NULL);
         if (!text) continue;
         CHECK(strlen(text) > 0);
-        for (int j = 0; j < 10; j++) {
+        for (int j = 0; j < KNOWN_CODES; j++) {
             if (known[j]) CHECK(strcmp(text, known[j]) != 0); /* never mistaken for a known code */
         }
     }
     ctest_case("ma_status_str is static");
     CHECK(ma_status_str(MA_ERR_OUT_OF_MEMORY) == ma_status_str(MA_ERR_OUT_OF_MEMORY));
+    CHECK(ma_status_str(MA_ERR_OCCUPIED) == ma_status_str(MA_ERR_OCCUPIED));
 }
 
 static void version(void) {
@@ -134,6 +145,21 @@ static void create(void) {
     CHECK_SIZE(opts.capacity, 0);
     CHECK(opts.policy == MA_POLICY_FIRST_FIT);
     CHECK_SIZE(opts.min_alignment, 1);
+
+    ctest_case("ma_request_init");
+    ma_request_init(NULL, 5); /* a no-op */
+    ma_request r;
+    memset(&r, 0xA5, sizeof r);
+    ma_request_init(&r, 42);
+    CHECK_SIZE(r.struct_size, sizeof(ma_request));
+    CHECK_SIZE(r.size, 42);
+    CHECK_SIZE(r.alignment, 1);
+    CHECK_SIZE(r.lo, 0);
+    CHECK_SIZE(r.hi, SIZE_MAX);
+    CHECK(r.flags == 0);
+    CHECK(r.tag == 0);
+    ma_request_init(&r, 0);
+    CHECK_SIZE(r.size, 0);
 }
 
 /* ma_create_with(opts, &out) fails with `want` and leaves `out` alone. */
@@ -415,6 +441,239 @@ static void realloc_errors(const ctest_policy *p) {
     ctest_destroy(a);
 }
 
+/* A request for `size` units with the defaults of ma_request_init. */
+static ma_request request_of(size_t size) {
+    ma_request r;
+    ma_request_init(&r, size);
+    return r;
+}
+
+/* ma_alloc_ex(a, r, &out) fails with `want`, changes nothing, and leaves `out` and the
+   request alone. */
+#define CHECK_EX_FAILS(a, r, want)                                                                  \
+    do {                                                                                            \
+        size_t at_ = CTEST_SENTINEL;                                                                \
+        ma_request copy_;                                                                           \
+        memcpy(&copy_, (r), sizeof copy_);                                                          \
+        CHECK_ERR_OUT((a), ma_alloc_ex((a), (r), &at_), (want), at_);                               \
+        CHECK(memcmp(&copy_, (r), sizeof copy_) == 0);                                              \
+    } while (0)
+
+static void alloc_ex_errors(const ctest_policy *p) {
+    ctest_case("ma_alloc_ex errors / %s", p->name);
+    example e;
+    if (!example_state(p, &e)) return;
+    ma_allocator *a = e.a;
+    const size_t cap = e.capacity;
+    size_t out = CTEST_SENTINEL;
+    ma_request r = request_of(5);
+    /* A NULL handle, request or out-pointer beats every bad field. */
+    CHECK_ERR_OUT(a, ma_alloc_ex(NULL, &r, &out), MA_ERR_NULL_POINTER, out);
+    CHECK_ERR_OUT(a, ma_alloc_ex(a, NULL, &out), MA_ERR_NULL_POINTER, out);
+    CHECK_ERR(a, ma_alloc_ex(a, &r, NULL), MA_ERR_NULL_POINTER);
+    CHECK_ERR(a, ma_alloc_ex(NULL, NULL, NULL), MA_ERR_NULL_POINTER);
+    ma_request worst = request_of(0);
+    worst.struct_size = 0;
+    worst.flags = UINT32_MAX;
+    worst.alignment = 0;
+    worst.lo = 10;
+    worst.hi = 5;
+    CHECK_ERR(a, ma_alloc_ex(a, &worst, NULL), MA_ERR_NULL_POINTER);
+    CHECK_ERR_OUT(a, ma_alloc_ex(NULL, &worst, &out), MA_ERR_NULL_POINTER, out);
+
+    /* struct_size smaller than this version's: beats the flags and every other field. */
+    const size_t too_small[] = {0, 1, offsetof(ma_request, flags), offsetof(ma_request, tag), sizeof(ma_request) - 1};
+    for (size_t i = 0; i < sizeof too_small / sizeof too_small[0]; i++) {
+        ctest_case("ma_alloc_ex errors / %s / struct_size %zu", p->name, too_small[i]);
+        r = request_of(5);
+        r.struct_size = too_small[i];
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+        worst.struct_size = too_small[i];
+        CHECK_EX_FAILS(a, &worst, MA_ERR_INVALID_ARGUMENT);
+    }
+
+    /* A flag bit not defined: each of bits 2 to 31, alone or with the defined ones; beats
+       the alignment, the size and the range. */
+    for (unsigned bit = 2; bit < 32; bit++) {
+        ctest_case("ma_alloc_ex errors / %s / flag bit %u", p->name, bit);
+        r = request_of(5);
+        r.flags = (uint32_t)1 << bit;
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+        r.flags |= MA_REQ_TOP_DOWN | MA_REQ_PINNED;
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+        r.alignment = 3;
+        r.size = 0;
+        r.lo = r.hi = 7;
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+    }
+    ctest_case("ma_alloc_ex errors / %s / flags", p->name);
+    r = request_of(5);
+    r.flags = UINT32_MAX;
+    CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+    r.flags = ~(uint32_t)(MA_REQ_TOP_DOWN | MA_REQ_PINNED);
+    CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+
+    /* The alignment 0 or not a power of two: beats size 0 and an empty range. */
+    const size_t bad_alignments[] = {0, 3, 6, 12, SIZE_MAX, SIZE_MAX / 2 + 2};
+    for (size_t i = 0; i < sizeof bad_alignments / sizeof bad_alignments[0]; i++) {
+        ctest_case("ma_alloc_ex errors / %s / alignment %zu", p->name, bad_alignments[i]);
+        r = request_of(5);
+        r.alignment = bad_alignments[i];
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ALIGNMENT);
+        r.size = 0;
+        r.lo = r.hi = 3;
+        r.flags = MA_REQ_TOP_DOWN | MA_REQ_PINNED;
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ALIGNMENT);
+    }
+
+    /* Size 0: beats an empty range. */
+    ctest_case("ma_alloc_ex errors / %s / size 0", p->name);
+    r = request_of(0);
+    CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_SIZE);
+    r.lo = 10;
+    r.hi = 5;
+    CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_SIZE);
+    r.lo = cap;
+    r.hi = SIZE_MAX;
+    r.alignment = 64;
+    CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_SIZE);
+
+    /* lo >= min(hi, capacity): beats out of memory. */
+    const size_t ranges[][2] = {{5, 5},   {10, 5},     {0, 0}, {cap, SIZE_MAX}, {cap, cap + 1}, {cap - 1, cap - 1},
+                                {SIZE_MAX, SIZE_MAX}, {cap + 10, 3}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        ctest_case("ma_alloc_ex errors / %s / range [%zu, %zu)", p->name, ranges[i][0], ranges[i][1]);
+        r = request_of(SIZE_MAX);
+        r.lo = ranges[i][0];
+        r.hi = ranges[i][1];
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+        r.size = 1;
+        r.flags = MA_REQ_TOP_DOWN;
+        r.alignment = 1024;
+        CHECK_EX_FAILS(a, &r, MA_ERR_INVALID_ARGUMENT);
+    }
+
+    /* Then no fit inside the range: out of memory, bottom-up and top-down. */
+    ctest_case("ma_alloc_ex errors / %s / out of memory", p->name);
+    for (uint32_t flags = 0; flags <= MA_REQ_TOP_DOWN; flags++) {
+        r = request_of(e.largest_free + 1);
+        r.flags = flags;
+        CHECK_EX_FAILS(a, &r, MA_ERR_OUT_OF_MEMORY);
+        r.size = SIZE_MAX;
+        CHECK_EX_FAILS(a, &r, MA_ERR_OUT_OF_MEMORY);
+        r = request_of(1); /* [0, hole) is all allocations and padding */
+        r.flags = flags | MA_REQ_PINNED;
+        r.hi = e.hole;
+        CHECK_EX_FAILS(a, &r, MA_ERR_OUT_OF_MEMORY);
+        r = request_of(1); /* no multiple of 128 (256) in [1, capacity) */
+        r.flags = flags;
+        r.lo = 1;
+        r.alignment = cap == 100 ? 128 : 256;
+        CHECK_EX_FAILS(a, &r, MA_ERR_OUT_OF_MEMORY);
+        if (p->exact_sizes) { /* 5 units of each hole in [40, 95) */
+            r = request_of(6);
+            r.flags = flags;
+            r.lo = 40;
+            r.hi = 95;
+            CHECK_EX_FAILS(a, &r, MA_ERR_OUT_OF_MEMORY);
+        }
+    }
+    CHECK_LARGEST_FREE(a);
+    ctest_destroy(a);
+}
+
+static void alloc_at_errors(const ctest_policy *p) {
+    ctest_case("ma_alloc_at errors / %s", p->name);
+    example e;
+    if (!example_state(p, &e)) return;
+    ma_allocator *a = e.a;
+    const size_t cap = e.capacity;
+    /* A NULL handle beats everything. */
+    CHECK_ERR(a, ma_alloc_at(NULL, e.hole, 1), MA_ERR_NULL_POINTER);
+    CHECK_ERR(a, ma_alloc_at(NULL, SIZE_MAX, 0), MA_ERR_NULL_POINTER);
+    /* addr >= capacity: beats size 0 and overflow. */
+    CHECK_ERR(a, ma_alloc_at(a, cap, 1), MA_ERR_INVALID_ADDRESS);
+    CHECK_ERR(a, ma_alloc_at(a, cap, 0), MA_ERR_INVALID_ADDRESS);
+    CHECK_ERR(a, ma_alloc_at(a, 10 * cap, 5), MA_ERR_INVALID_ADDRESS);
+    CHECK_ERR(a, ma_alloc_at(a, SIZE_MAX, SIZE_MAX), MA_ERR_INVALID_ADDRESS);
+    /* Size 0, past the capacity or overflowing: beats misalignment and occupancy. */
+    CHECK_ERR(a, ma_alloc_at(a, e.x20, 0), MA_ERR_INVALID_SIZE); /* live */
+    CHECK_ERR(a, ma_alloc_at(a, e.hole, 0), MA_ERR_INVALID_SIZE);
+    CHECK_ERR(a, ma_alloc_at(a, e.x20 + 1, 0), MA_ERR_INVALID_SIZE);
+    CHECK_ERR(a, ma_alloc_at(a, cap - 1, 2), MA_ERR_INVALID_SIZE);
+    CHECK_ERR(a, ma_alloc_at(a, 1, SIZE_MAX), MA_ERR_INVALID_SIZE);     /* overflows */
+    CHECK_ERR(a, ma_alloc_at(a, e.x40, SIZE_MAX), MA_ERR_INVALID_SIZE); /* overflows; live */
+    CHECK_ERR(a, ma_alloc_at(a, 0, cap + 1), MA_ERR_INVALID_SIZE);
+    CHECK_ERR(a, ma_alloc_at(a, e.hole, cap - e.hole + 1), MA_ERR_INVALID_SIZE);
+    if (p->policy == MA_POLICY_BUDDY) {
+        /* Not on a multiple of the footprint: beats occupancy, in free space too. */
+        CHECK_ERR(a, ma_alloc_at(a, e.x20 + 2, 4), MA_ERR_INVALID_ALIGNMENT);
+        CHECK_ERR(a, ma_alloc_at(a, e.x25 + 8, 9), MA_ERR_INVALID_ALIGNMENT);
+        CHECK_ERR(a, ma_alloc_at(a, e.hole + 8, 16), MA_ERR_INVALID_ALIGNMENT);
+        CHECK_ERR(a, ma_alloc_at(a, e.hole + 32, 64), MA_ERR_INVALID_ALIGNMENT);
+    }
+    /* Some unit of the footprint is not free: a live allocation, its inside, its padding. */
+    CHECK_ERR(a, ma_alloc_at(a, e.x20, 1), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, e.x20, 20), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, e.x25, 25), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, e.x20 + 4, 4), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, 0, cap), MA_ERR_OCCUPIED);
+    if (p->exact_sizes) {
+        /* Partly free: over either end of the hole at 45-49, or around it. */
+        CHECK_ERR(a, ma_alloc_at(a, 44, 2), MA_ERR_OCCUPIED);
+        CHECK_ERR(a, ma_alloc_at(a, 45, 6), MA_ERR_OCCUPIED);
+        CHECK_ERR(a, ma_alloc_at(a, 40, 20), MA_ERR_OCCUPIED);
+        CHECK_ERR(a, ma_alloc_at(a, 89, 11), MA_ERR_OCCUPIED);
+    } else {
+        CHECK_ERR(a, ma_alloc_at(a, 16, 16), MA_ERR_OCCUPIED); /* allocation 16-19, padding 20-31 */
+        CHECK_ERR(a, ma_alloc_at(a, 24, 8), MA_ERR_OCCUPIED);  /* padding only */
+        CHECK_ERR(a, ma_alloc_at(a, 0, 128), MA_ERR_OCCUPIED);
+        CHECK_ERR(a, ma_alloc_at(a, 0, 129), MA_ERR_OCCUPIED); /* 256 units: the free half too */
+    }
+    ctest_destroy(a);
+
+    /* min_alignment 8 over 100 units: 96 usable, the last 4 padding for good. */
+    ctest_case("ma_alloc_at errors, min_alignment 8 / %s", p->name);
+    a = ctest_create(p->policy, 100, 8);
+    if (!a) return;
+    CHECK_OK(a, ma_alloc_at(a, 8, 3));
+    CHECK_ERR(a, ma_alloc_at(a, 4, 4), MA_ERR_INVALID_ALIGNMENT);
+    CHECK_ERR(a, ma_alloc_at(a, 11, 1), MA_ERR_INVALID_ALIGNMENT); /* beats occupancy: 11 is padding */
+    CHECK_ERR(a, ma_alloc_at(a, 99, 1), MA_ERR_INVALID_ALIGNMENT);
+    CHECK_ERR(a, ma_alloc_at(a, 8, 1), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, 0, 9), MA_ERR_OCCUPIED); /* footprint 16 */
+    CHECK_ERR(a, ma_alloc_at(a, 96, 4), MA_ERR_OCCUPIED); /* inside the capacity, past the usable range */
+    CHECK_ERR(a, ma_alloc_at(a, 96, 5), MA_ERR_INVALID_SIZE);
+    /* Footprint 16 (buddy: not on a multiple of it): 88-103. */
+    CHECK_ERR(a, ma_alloc_at(a, 88, 9), p->policy == MA_POLICY_BUDDY ? MA_ERR_INVALID_ALIGNMENT : MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_alloc_at(a, 64, 33), MA_ERR_OCCUPIED); /* footprint 40 (buddy: 64): past 96 */
+    CHECK_OK(a, ma_alloc_at(a, 88, 8));
+    ctest_destroy(a);
+}
+
+static void set_capacity_errors(const ctest_policy *p) {
+    ctest_case("ma_set_capacity errors / %s", p->name);
+    example e;
+    if (!example_state(p, &e)) return;
+    ma_allocator *a = e.a;
+    /* The end of the last footprint: 50 + 40 (buddy: 64 + 64). */
+    const size_t end = p->exact_sizes ? 90 : 128;
+    CHECK_ERR(a, ma_set_capacity(NULL, 1000), MA_ERR_NULL_POINTER);
+    CHECK_ERR(a, ma_set_capacity(NULL, 0), MA_ERR_NULL_POINTER);
+    CHECK_ERR(a, ma_set_capacity(a, 0), MA_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(a, ma_set_capacity(a, 1), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_set_capacity(a, e.x40), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_set_capacity(a, e.x40 + 1), MA_ERR_OCCUPIED);
+    CHECK_ERR(a, ma_set_capacity(a, end - 1), MA_ERR_OCCUPIED);
+    SET_CAPACITY_OK(a, end);
+    CHECK_ERR(a, ma_set_capacity(a, 0), MA_ERR_INVALID_ARGUMENT);
+    CHECK_ERR(a, ma_set_capacity(a, end - 1), MA_ERR_OCCUPIED);
+    CHECK_ALLOC_FAILS(a, e.hole_size + 1, MA_ERR_OUT_OF_MEMORY); /* the free tail is gone */
+    SET_CAPACITY_OK(a, SIZE_MAX);
+    CHECK_LARGEST_FREE(a);
+    ctest_destroy(a);
+}
+
 static int count_calls(void *ctx, size_t start, size_t size, ma_block_kind kind) {
     (void)start;
     (void)size;
@@ -466,6 +725,9 @@ int ma_ctest_errors(void) {
         free_errors(p);
         free_at_and_size_of_errors(p);
         realloc_errors(p);
+        alloc_ex_errors(p);
+        alloc_at_errors(p);
+        set_capacity_errors(p);
         other_errors(p);
     }
     return ctest_end();

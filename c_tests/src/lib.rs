@@ -22,6 +22,7 @@ unsafe extern "C" {
     fn ma_ctest_stress() -> c_int;
     fn ma_ctest_conformance() -> c_int;
     fn ma_ctest_snapshots() -> c_int;
+    fn ma_ctest_placement() -> c_int;
 }
 
 /// One C suite.
@@ -30,8 +31,9 @@ pub enum Suite {
     /// `test_core.c`: the worked example, merging, boundaries, exhaustion, fragmentation,
     /// stats, reset, `ma_size_of`, `ma_free_at`, best-fit placement, huge capacity.
     Core,
-    /// `test_errors.c`: every status code and the check order of every function; state
-    /// and out-parameters unchanged after every error; status texts and version.
+    /// `test_errors.c`: every status code and the check order of every function (the
+    /// placement calls included); state and out-parameters unchanged after every error;
+    /// status texts and version.
     Errors,
     /// `test_realloc.c`: shrink and grow in place, move, out of memory, per policy.
     Realloc,
@@ -52,6 +54,10 @@ pub enum Suite {
     /// `test_snapshots.c`: tags, compaction plans executed with `memmove` on real bytes,
     /// `ma_save`/`ma_load` check orders and round trips followed by the same random calls.
     Snapshots,
+    /// `test_placement.c`: `ma_alloc_ex` (the defaults are `ma_alloc`; ranges and top-down
+    /// per policy), `ma_alloc_at`, `ma_set_capacity` (grow, shrink, the same as a fresh
+    /// allocator given the same allocations), tags and alignments kept across moves.
+    Placement,
 }
 
 /// Serialises the suites: their output goes straight to stdout and must not interleave.
@@ -59,7 +65,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 10] = [
+    pub const ALL: [Suite; 11] = [
         Suite::Core,
         Suite::Errors,
         Suite::Realloc,
@@ -70,6 +76,7 @@ impl Suite {
         Suite::Conformance,
         Suite::Stress,
         Suite::Snapshots,
+        Suite::Placement,
     ];
 
     /// Runs the suite and returns the number of failed checks.
@@ -85,6 +92,7 @@ impl Suite {
             Suite::Stress => ma_ctest_stress,
             Suite::Conformance => ma_ctest_conformance,
             Suite::Snapshots => ma_ctest_snapshots,
+            Suite::Placement => ma_ctest_placement,
         };
         let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // SAFETY: the entry points take no arguments, touch only their own state and the

@@ -76,3 +76,8 @@ fn stress() {
 fn snapshots() {
     run(Suite::Snapshots);
 }
+
+#[test]
+fn placement() {
+    run(Suite::Placement);
+}
