@@ -3,7 +3,8 @@
 //! their check orders ("first failing wins"), ranged and top-down placement under each
 //! policy on small hand-made maps, fixed reservations, growing and shrinking the range,
 //! the equivalence of a resized allocator with a fresh one given the same allocations, and
-//! the attributes an allocation keeps when it moves or the range changes.
+//! the attributes an allocation keeps when it moves or the range changes (its alignment,
+//! its tag as `tag_of` reads it, its pin as `compact` respects it).
 //!
 //! Every step runs `check_invariants()`; every rejected call must leave `blocks()` and
 //! `stats()` exactly as they were (`support::assert_rejected`).
@@ -957,6 +958,7 @@ fn a_moved_allocation_keeps_its_requested_alignment() {
             let b = heap.allocate_aligned(10, 128).unwrap();
             let moved = move_by_growing(&mut heap, a, 10, 20);
             assert_eq!(moved % 64, 0, "{policy}: moved from {a} to {moved}\nmap: {heap}");
+            assert_eq!(heap.tag_of(moved), Ok(7), "{policy}: the tag came along");
             if policy == Policy::FirstFit {
                 // 1-63 is free, but 192 is the lowest multiple of 64 with room (b is at 128).
                 assert_eq!((a, b, moved), (64, 128, 192), "first fit: the lowest multiple of 64 with room");
@@ -991,6 +993,7 @@ fn alignment_survives_set_capacity() {
         resize(&mut heap, end + 3000);
         let a = move_by_growing(&mut heap, a, 10, 40);
         assert_eq!(a % 256, 0, "{policy}: {heap}");
+        assert_eq!(heap.tag_of(a), Ok(1), "{policy}: the tag came along");
         let b = move_by_growing(&mut heap, b, 5, 50);
         assert_eq!(b % 32, 0, "{policy}: {heap}");
         let c = move_by_growing(&mut heap, c, 6, 60);
@@ -999,5 +1002,33 @@ fn alignment_survives_set_capacity() {
         let capacity = heap.capacity();
         resize(&mut heap, capacity + 1);
         assert_eq!(move_by_growing(&mut heap, a, 40, 200) % 256, 0, "{policy}: {heap}");
+    }
+}
+
+#[test]
+fn tags_and_pins_survive_set_capacity_and_moves() {
+    for policy in Policy::ALL {
+        let mut heap = create(policy, 1000, 1);
+        at(&mut heap, 0, 10);
+        let pinned = with(&mut heap, &Request::new(10).tag(5).pinned().within(500..600));
+        let loose = with(&mut heap, &Request::new(10).tag(6).within(300..400));
+        resize(&mut heap, 2000);
+        resize(&mut heap, 1000);
+        assert_eq!((heap.tag_of(pinned), heap.tag_of(loose), heap.tag_of(0)), (Ok(5), Ok(6), Ok(0)), "{policy}");
+        // Compaction moves the loose one down and leaves the pinned one where it is.
+        let moves = heap.compact(usize::MAX, usize::MAX);
+        check(&heap);
+        assert!(moves.iter().all(|m| m.from != pinned), "{policy}: the pinned allocation moved: {moves:?}");
+        let loose = moves.iter().find(|m| m.from == loose).map(|m| m.to).expect("the loose allocation moves down");
+        assert!(loose < 300, "{policy}: {heap}");
+        assert_eq!((heap.tag_of(pinned), heap.tag_of(loose)), (Ok(5), Ok(6)), "{policy}: {heap}");
+        // A reallocate that moves keeps the tag and the pin.
+        let moved = move_by_growing(&mut heap, pinned, 10, 40);
+        assert_eq!(heap.tag_of(moved), Ok(5), "{policy}: {heap}");
+        resize(&mut heap, 4000);
+        let moves = heap.compact(usize::MAX, usize::MAX);
+        check(&heap);
+        assert!(moves.iter().all(|m| m.from != moved), "{policy}: the moved pinned allocation moved: {moves:?}");
+        assert_eq!((heap.tag_of(moved), heap.size_of(moved)), (Ok(5), Ok(40)), "{policy}: {heap}");
     }
 }
