@@ -26,7 +26,7 @@ fn run(what: &str, command: &mut Command) -> String {
 }
 
 #[test]
-fn install_script_lays_out_a_prefix_that_pkg_config_finds() {
+fn install_script_lays_out_a_prefix_that_pkg_config_finds_and_uninstall_removes_it() {
     let tmp = TempDir::new("install");
     let prefix = tmp.0.join("prefix");
     run(
@@ -38,7 +38,14 @@ fn install_script_lays_out_a_prefix_that_pkg_config_finds() {
             .env("MEMALLOC_LIB_DIR", library_dir()),
     );
     let lib = prefix.join("lib");
-    for file in ["libmemalloc.a", "libmemalloc.so", SONAME, "pkgconfig/memalloc.pc"] {
+    for file in [
+        "libmemalloc.a",
+        "libmemalloc.so",
+        SONAME,
+        "pkgconfig/memalloc.pc",
+        "cmake/memalloc/memallocConfig.cmake",
+        "cmake/memalloc/memallocConfigVersion.cmake",
+    ] {
         assert!(lib.join(file).exists(), "{file} is not installed");
     }
     assert_eq!(std::fs::read_link(lib.join("libmemalloc.so")).unwrap(), Path::new(SONAME));
@@ -67,6 +74,26 @@ fn install_script_lays_out_a_prefix_that_pkg_config_finds() {
     );
     let stdout = run("the installed demo", Command::new(&exe).env("LD_LIBRARY_PATH", &lib));
     assert!(stdout.contains("[Free(0-49)] [Allocated(50-89)] [Free(90-99)]"), "{stdout}");
+
+    // Installed without debug information (the libraries cargo built here have it).
+    let sections = run("readelf -S", Command::new("readelf").arg("-S").arg(lib.join("libmemalloc.a")));
+    assert!(
+        !sections.contains(".debug_info") && !sections.contains(".debug_line"),
+        "libmemalloc.a is installed with debug information"
+    );
+
+    // scripts/uninstall.sh removes every file it installed, and only those.
+    let other = lib.join("someone-elses.so");
+    std::fs::write(&other, "").unwrap();
+    run("scripts/uninstall.sh", Command::new("bash").arg(workspace_root().join("scripts/uninstall.sh")).arg(&prefix));
+    let mut left = Vec::new();
+    let mut dirs = vec![prefix.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() { dirs.push(entry.path()) } else { left.push(entry.path()) }
+        }
+    }
+    assert_eq!(left, [other], "uninstall.sh left or removed the wrong files");
 }
 
 #[test]
