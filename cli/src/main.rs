@@ -22,7 +22,7 @@ use memalloc::{MemoryAllocator, Options, Policy};
 
 /// memalloc: a manager for one contiguous range [0, capacity).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "memalloc", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -73,3 +73,10 @@ fn readme_shows_the_demo_output_verbatim() {
     assert!(ok);
     assert_eq!(shown, stdout, "README.md's demo output is stale");
 }
+
+#[test]
+fn version_names_the_command() {
+    let (ok, stdout, _) = run(&["--version"]);
+    assert!(ok);
+    assert_eq!(stdout, format!("memalloc {}\n", env!("CARGO_PKG_VERSION")));
+}
