@@ -18,7 +18,7 @@ memalloc C library (``libmemalloc.so``) and calls it through ctypes.
 from __future__ import annotations
 
 from . import _native
-from .allocator import SIZE_MAX, Allocator, BlockKind, Extent, Policy, RequestFlag, Stats
+from .allocator import SIZE_MAX, Allocator, BlockKind, Extent, Move, Policy, RequestFlag, Stats
 from .errors import (
     BadSnapshot,
     BufferTooSmall,
@@ -41,6 +41,7 @@ __all__ = [
     "BlockKind",
     "RequestFlag",
     "Extent",
+    "Move",
     "Stats",
     "SIZE_MAX",
     "version",

@@ -77,6 +77,12 @@ class Request(ctypes.Structure):
     ]
 
 
+class Move(ctypes.Structure):
+    """``ma_move``: one step of a compaction plan."""
+
+    _fields_ = [("from_", ctypes.c_size_t), ("to", ctypes.c_size_t), ("size", ctypes.c_size_t)]
+
+
 class Stats(ctypes.Structure):
     """``ma_stats``: the allocator's counters."""
 
@@ -104,6 +110,12 @@ _SIGNATURES: dict[str, tuple[Sequence[Union[CheckedInt, Any]], Any]] = {
     "ma_alloc_ex": ([handle_t, ctypes.POINTER(Request), _size_out], _status),
     "ma_alloc_at": ([handle_t, size_t, size_t], _status),
     "ma_set_capacity": ([handle_t, size_t], _status),
+    "ma_set_tag": ([handle_t, size_t, uint64_t], _status),
+    "ma_tag_of": ([handle_t, size_t, ctypes.POINTER(ctypes.c_uint64)], _status),
+    "ma_free_tagged": ([handle_t, uint64_t, _size_out], _status),
+    "ma_compact": ([handle_t, size_t, ctypes.POINTER(Move), size_t, _size_out], _status),
+    "ma_save": ([handle_t, ctypes.c_void_p, size_t, _size_out], _status),
+    "ma_load": ([ctypes.c_char_p, size_t, ctypes.POINTER(handle_t)], _status),
     "ma_free": ([handle_t, size_t, size_t], _status),
     "ma_free_at": ([handle_t, size_t], _status),
     "ma_size_of": ([handle_t, size_t, _size_out], _status),

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, Union
 
 from . import _native
-from .errors import InvalidArgument, check
+from .errors import BufferTooSmall, InvalidArgument, check
 
-__all__ = ["Allocator", "Policy", "BlockKind", "RequestFlag", "Extent", "Stats", "SIZE_MAX"]
+__all__ = ["Allocator", "Policy", "BlockKind", "RequestFlag", "Extent", "Move", "Stats", "SIZE_MAX"]
 
 #: The largest ``size_t``: the default upper bound of :meth:`Allocator.alloc_ex`'s range.
 SIZE_MAX = _native.SIZE_MAX
@@ -79,6 +79,15 @@ class Extent(NamedTuple):
         return f"[{self.kind}({self.start}-{self.start + self.size - 1})]"
 
 
+class Move(NamedTuple):
+    """One step of a compaction plan (``ma_move``): the allocation of ``size`` units that
+    was at ``source`` (C: ``from``) is now at ``target`` (C: ``to``, below ``source``)."""
+
+    source: int
+    target: int
+    size: int
+
+
 @dataclass(frozen=True)
 class Stats:
     """The allocator's counters (``ma_stats``); ``capacity == allocated + free + padding``."""
@@ -129,8 +138,10 @@ class Allocator:
         handle = _native.handle_t()
         check(_native.lib.ma_create_with(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
-        self.policy = Policy(policy_value)
-        self.min_alignment = min_alignment
+        #: The policy it was created with (None when loaded from a snapshot).
+        self.policy: Policy | None = Policy(policy_value)
+        #: The minimum alignment it was created with (None when loaded from a snapshot).
+        self.min_alignment: int | None = min_alignment
 
     @classmethod
     def create(cls, capacity: int) -> Allocator:
@@ -142,10 +153,28 @@ class Allocator:
             if capacity == 0:
                 raise InvalidArgument()
             raise MemoryError("ma_create returned NULL")
+        return cls._adopt(_native.handle_t(handle), Policy.FIRST_FIT, 1)
+
+    @classmethod
+    def load(cls, snapshot: bytes) -> Allocator:
+        """``ma_load``: the allocator a :meth:`save` snapshot describes, exactly as it was.
+
+        Raises BadSnapshot for bytes that are not a snapshot this library version wrote.
+        """
+        if not isinstance(snapshot, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a snapshot is bytes, not {type(snapshot).__name__}")
+        data = bytes(snapshot)
+        handle = _native.handle_t()
+        check(_native.lib.ma_load(data, len(data), ctypes.byref(handle)))
+        return cls._adopt(handle, None, None)
+
+    @classmethod
+    def _adopt(cls, handle: ctypes.c_void_p, policy: Policy | None, min_alignment: int | None) -> Allocator:
+        """An Allocator that owns ``handle``."""
         allocator = cls.__new__(cls)
-        allocator._handle = _native.handle_t(handle)
-        allocator.policy = Policy.FIRST_FIT
-        allocator.min_alignment = 1
+        allocator._handle = handle
+        allocator.policy = policy
+        allocator.min_alignment = min_alignment
         return allocator
 
     # Lifetime.
@@ -271,6 +300,53 @@ class Allocator:
         """
         check(_native.lib.ma_set_capacity(self._handle, new_capacity))
 
+    # Tags, compaction, snapshots.
+
+    def set_tag(self, addr: int, tag: int) -> None:
+        """``ma_set_tag``: gives the live allocation at ``addr`` the tag ``tag`` (0: untagged).
+
+        Raises InvalidAddress or NotAllocated, in that order.
+        """
+        check(_native.lib.ma_set_tag(self._handle, addr, tag))
+
+    def tag_of(self, addr: int) -> int:
+        """``ma_tag_of``: the tag of the live allocation at ``addr`` (0 unless it has one)."""
+        out = ctypes.c_uint64(0)
+        check(_native.lib.ma_tag_of(self._handle, addr, ctypes.byref(out)))
+        return out.value
+
+    def free_tagged(self, tag: int) -> int:
+        """``ma_free_tagged``: frees every live allocation tagged ``tag`` (0: every untagged
+        one); returns how many."""
+        return self._out(_native.lib.ma_free_tagged, tag)
+
+    def compact(self, max_units: int = SIZE_MAX, max_moves: int | None = None) -> list[Move]:
+        """``ma_compact``: slides unpinned allocations toward address 0, in address order,
+        within a budget of ``max_units`` moved units and ``max_moves`` moves (default: as
+        many as there are allocations), and returns the moves. The allocator is updated
+        at once: the caller moves the bytes, in the order given (each ``target <
+        source``; ``memmove`` semantics). Calling again continues where the budget stopped.
+        """
+        if max_moves is None:
+            max_moves = self.stats().allocations
+        _native.size_t.check(max_moves)
+        moves = (_native.Move * max_moves)()
+        count = self._out(_native.lib.ma_compact, max_units, moves, max_moves)
+        return [Move(m.from_, m.to, m.size) for m in moves[:count]]
+
+    def save(self) -> bytes:
+        """``ma_save``: a snapshot of the whole allocator, which :meth:`load` reopens
+        exactly (the format: docs/SNAPSHOT.md)."""
+        length = ctypes.c_size_t(0)
+        buffer = ctypes.create_string_buffer(0)
+        while True:
+            status = _native.lib.ma_save(self._handle, buffer, len(buffer), ctypes.byref(length))
+            if status != BufferTooSmall.code:
+                check(status)
+                return buffer.raw[: length.value]
+            # Asked for the length (or another thread grew the allocator meanwhile).
+            buffer = ctypes.create_string_buffer(length.value)
+
     # Looking inside.
 
     def stats(self) -> Stats:
@@ -301,4 +377,6 @@ class Allocator:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"capacity={self.stats().capacity}"
+        if self.policy is None:
+            return f"<memalloc.Allocator {state} (loaded from a snapshot)>"
         return f"<memalloc.Allocator {state} policy={self.policy} min_alignment={self.min_alignment}>"

@@ -239,3 +239,56 @@ def test_version_and_status_str() -> None:
     assert memalloc.status_str(0) == "success"
     assert memalloc.status_str(6) == "the live allocation at this address has another size"
     assert memalloc.status_str(12345) == memalloc.status_str(-1) == "unknown status code"
+
+
+def test_tags_set_read_and_free_together(heap: memalloc.Allocator) -> None:
+    a, b, c = heap.alloc(10), heap.alloc(10), heap.alloc(10)
+    assert heap.tag_of(a) == 0
+    heap.set_tag(a, 7)
+    heap.set_tag(c, 7)
+    assert [heap.tag_of(x) for x in (a, b, c)] == [7, 0, 7]
+    d = heap.alloc_ex(5, tag=2**64 - 1)
+    assert heap.tag_of(d) == 2**64 - 1
+    assert heap.free_tagged(7) == 2
+    assert heap.free_tagged(7) == 0
+    assert heap.stats().allocations == 2
+    assert heap.free_tagged(0) == 1  # the untagged b
+    assert [e.kind for e in heap.blocks()].count(BlockKind.ALLOCATED) == 1
+
+
+def test_compact_slides_unpinned_allocations_down_and_returns_the_moves(heap: memalloc.Allocator) -> None:
+    a, b, c = heap.alloc(10), heap.alloc(10), heap.alloc(10)
+    pinned = heap.alloc_ex(5, lo=60, flags=RequestFlag.PINNED)
+    heap.free(a, 10)
+    heap.set_tag(c, 3)
+    assert heap.compact() == [memalloc.Move(b, 0, 10), memalloc.Move(c, 10, 10)]
+    assert heap.tag_of(10) == 3 and heap.size_of(pinned) == 5
+    assert str(heap) == "[Allocated(0-9)] [Allocated(10-19)] [Free(20-59)] [Allocated(60-64)] [Free(65-99)]"
+    assert heap.compact() == []
+
+
+def test_compact_keeps_to_its_budget(heap: memalloc.Allocator) -> None:
+    a = heap.alloc(10)
+    others = [heap.alloc(10) for _ in range(3)]
+    heap.free(a, 10)
+    first = heap.compact(max_moves=1)
+    assert first == [memalloc.Move(others[0], 0, 10)]
+    assert heap.compact(max_units=10) == [memalloc.Move(others[1], 10, 10)]
+    assert heap.compact(max_moves=0) == []
+    assert len(heap.compact()) == 1
+
+
+def test_save_and_load_reopen_the_allocator_exactly(policy: str) -> None:
+    with memalloc.Allocator(1000, policy=policy, min_alignment=4) as heap:
+        addresses = [heap.alloc(size) for size in (10, 200, 33, 7)]
+        heap.free(addresses[1], 200)
+        heap.set_tag(addresses[2], 9)
+        snapshot = heap.save()
+        assert isinstance(snapshot, bytes) and len(snapshot) > 0
+        with memalloc.Allocator.load(snapshot) as loaded:
+            assert loaded.blocks() == heap.blocks() and loaded.stats() == heap.stats()
+            assert loaded.tag_of(addresses[2]) == 9
+            assert loaded.save() == snapshot
+            assert loaded.policy is None and "snapshot" in repr(loaded)
+            # Both go on the same way.
+            assert loaded.alloc(150) == heap.alloc(150)

@@ -167,6 +167,12 @@ def test_a_closed_allocator_raises_null_pointer_before_anything_else() -> None:
         heap.reset,
         heap.stats,
         heap.blocks,
+        heap.save,
+        heap.compact,
+        lambda: heap.compact(max_moves=0),
+        lambda: heap.set_tag(1000, 1),
+        lambda: heap.tag_of(1000),
+        lambda: heap.free_tagged(0),
     ]
     for call in calls:
         with pytest.raises(memalloc.NullPointer):
@@ -177,3 +183,23 @@ def test_catching_the_base_class_catches_every_error(heap: memalloc.Allocator) -
     for call in (lambda: heap.alloc(0), lambda: heap.free(5, 5), lambda: heap.alloc(1000)):
         with pytest.raises(memalloc.MemallocError):
             call()
+
+
+def test_tags_check_address_then_liveness(heap: memalloc.Allocator) -> None:
+    addr = heap.alloc(20)
+    raises(memalloc.InvalidAddress, heap, lambda: heap.set_tag(100, 1))
+    raises(memalloc.NotAllocated, heap, lambda: heap.set_tag(addr + 1, 1))
+    raises(memalloc.InvalidAddress, heap, lambda: heap.tag_of(100))
+    raises(memalloc.NotAllocated, heap, lambda: heap.tag_of(addr + 1))
+
+
+def test_load_refuses_what_is_not_a_snapshot(heap: memalloc.Allocator) -> None:
+    heap.alloc(20)
+    snapshot = heap.save()
+    damaged = bytearray(snapshot)
+    damaged[len(damaged) // 2] ^= 0xFF
+    for bad in (b"", b"not a snapshot", bytes(damaged), snapshot[:-1], snapshot + b"\0"):
+        with pytest.raises(memalloc.BadSnapshot):
+            memalloc.Allocator.load(bad)
+    with pytest.raises(TypeError):
+        memalloc.Allocator.load("text")  # type: ignore[arg-type]
