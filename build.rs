@@ -21,9 +21,13 @@ fn main() {
     let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("cargo sets the version");
     let (major, minor, patch) = (version("MAJOR"), version("MINOR"), version("PATCH"));
 
-    // Semver: below 1.0 a minor release may break the ABI, so the SONAME carries it.
-    let soname_version = if major == "0" { format!("0.{minor}") } else { major.clone() };
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmemalloc.so.{soname_version}");
+    // Semver: below 1.0 a minor release may break the ABI, so the SONAME carries it. ELF
+    // platforms only: Apple's linker and Windows' have no -soname.
+    let target = |key: &str| env::var(format!("CARGO_CFG_TARGET_{key}")).unwrap_or_default();
+    if target("FAMILY").split(',').any(|family| family == "unix") && target("VENDOR") != "apple" {
+        let soname_version = if major == "0" { format!("0.{minor}") } else { major.clone() };
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmemalloc.so.{soname_version}");
+    }
 
     #[cfg(feature = "generate-header")]
     header::generate(&major, &minor, &patch);
