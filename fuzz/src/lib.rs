@@ -9,6 +9,9 @@
 //!   in a free block that holds the request, under buddy one of the smallest fitting size;
 //!   out of memory exactly when no free block can hold it), then the whole map and every
 //!   counter. `check_invariants()` runs after every call.
+//! - [`snapshot`]: `MemoryAllocator::load` on raw, damaged and resealed bytes (rejected
+//!   with `BadSnapshot`, or accepted only as bytes the library writes itself), and
+//!   save/load round trips of random histories followed by the same calls on both copies.
 //! - [`c_api`]: the `extern "C"` functions, NULL pointers included, against a shadow
 //!   [`memalloc::MemoryAllocator`]: statuses, out-parameters untouched on error, stats and
 //!   walks consistent, nothing changed by a failed call.
@@ -28,6 +31,7 @@ pub mod c_api;
 pub mod input;
 pub mod model;
 pub mod ops;
+pub mod snapshot;
 
 // The conversions between memalloc's types and the models', shared with the tests.
 #[path = "../../tests/support/mod.rs"]
