@@ -17,23 +17,9 @@ memalloc C library (``libmemalloc.so``) and calls it through ctypes.
 
 from __future__ import annotations
 
-from . import _native
+from . import _native, errors
 from .allocator import SIZE_MAX, Allocator, BlockKind, Extent, Move, Policy, RequestFlag, Stats
-from .errors import (
-    BadSnapshot,
-    BufferTooSmall,
-    Internal,
-    InvalidAddress,
-    InvalidAlignment,
-    InvalidArgument,
-    InvalidSize,
-    MemallocError,
-    NotAllocated,
-    NullPointer,
-    Occupied,
-    OutOfMemory,
-    SizeMismatch,
-)
+from .errors import *  # noqa: F403 - MemallocError and one class per status code
 
 __all__ = [
     "Allocator",
@@ -47,20 +33,8 @@ __all__ = [
     "version",
     "status_str",
     "library_path",
-    "MemallocError",
-    "NullPointer",
-    "InvalidSize",
-    "OutOfMemory",
-    "InvalidAddress",
-    "NotAllocated",
-    "SizeMismatch",
-    "InvalidAlignment",
-    "InvalidArgument",
-    "Internal",
-    "Occupied",
-    "BufferTooSmall",
-    "BadSnapshot",
 ]
+__all__ += errors.__all__
 
 #: The version of this package (and of the library it was built with).
 __version__ = "0.1.0"

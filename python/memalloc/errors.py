@@ -25,8 +25,6 @@ __all__ = [
     "Occupied",
     "BufferTooSmall",
     "BadSnapshot",
-    "error_for",
-    "check",
 ]
 
 
