@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use memalloc::trace::{Event, Reader, Record};
-use memalloc::{BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc::{Error, MemoryAllocator, Options, Policy};
 use serde::Serialize;
 
 use crate::plot;
@@ -126,9 +126,11 @@ pub struct PolicyReport {
     pub max_fragmentation: f64,
     /// The fragmentation after the last call.
     pub final_fragmentation: f64,
-    /// Fragmentation over time: `1 - largest_free / free`, counting only the free space
-    /// below the heap top (the end of the highest block), sampled after every few calls.
+    /// Fragmentation over time (`Fragmentation::ratio`: `1 - largest / free` over the
+    /// free blocks below the heap top), sampled after every few calls.
     pub fragmentation: Vec<Sample>,
+    /// The heap at the peak of the live sizes, and after a full compaction there.
+    pub at_peak: AtPeak,
 }
 
 /// The first call that failed in the replay.
@@ -320,6 +322,22 @@ struct Replay {
 }
 
 impl Replay {
+    fn new(heap: MemoryAllocator, forked_child: bool) -> Self {
+        Replay {
+            heap,
+            map: HashMap::new(),
+            peak_end: 0,
+            peak_allocated: 0,
+            allocated: 0,
+            failed: 0,
+            first_failure: None,
+            trace_errors: 0,
+            errors: Vec::new(),
+            forked_child,
+            inherited: 0,
+        }
+    }
+
     fn error(&mut self, line: usize, message: String) {
         self.trace_errors += 1;
         if self.errors.len() < ERRORS_KEPT {
@@ -447,16 +465,48 @@ impl Replay {
         }
     }
 
-    /// `1 - largest_free / free` over the free blocks below the heap top.
+    /// The fragmentation now (`Fragmentation::ratio`: free space below the heap top).
     fn fragmentation(&self) -> f64 {
-        let blocks = self.heap.blocks();
-        let top = blocks.iter().rev().find(|b| b.kind == BlockKind::Allocated).map_or(0, |b| b.start + b.size);
-        let (mut free, mut largest) = (0usize, 0usize);
-        for block in blocks.iter().filter(|b| b.kind == BlockKind::Free && b.start < top) {
-            free += block.size;
-            largest = largest.max(block.size);
-        }
-        if free == 0 { 0.0 } else { 1.0 - largest as f64 / free as f64 }
+        self.heap.fragmentation().ratio()
+    }
+}
+
+/// The heap at the trace's peak, and what one full compaction there would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct AtPeak {
+    /// The call after which the live sizes peaked (the first such call).
+    pub call: usize,
+    /// The fragmentation there.
+    pub fragmentation: f64,
+    /// The fragmentation after `compact` without limits.
+    pub compacted_fragmentation: f64,
+    /// The heap top there, and after the compaction.
+    pub top: usize,
+    /// See `top`.
+    pub compacted_top: usize,
+    /// Units the compaction moves (the sum of the moved allocations' sizes).
+    pub units_moved: usize,
+    /// Allocations it moves.
+    pub moves: usize,
+}
+
+/// Replays `calls` on `heap` up to the end of call `peak` (untimed), then compacts a copy.
+fn at_peak(heap: MemoryAllocator, calls: &[Record], peak: usize, forked_child: bool) -> AtPeak {
+    let mut replay = Replay::new(heap, forked_child);
+    for (i, record) in calls.iter().take(peak).enumerate() {
+        replay.step(i + 1, record);
+    }
+    let before = replay.heap.fragmentation();
+    let moves = replay.heap.compact(usize::MAX, usize::MAX);
+    let after = replay.heap.fragmentation();
+    AtPeak {
+        call: peak,
+        fragmentation: before.ratio(),
+        compacted_fragmentation: after.ratio(),
+        top: before.top,
+        compacted_top: after.top,
+        units_moved: moves.iter().map(|m| m.size).sum(),
+        moves: moves.len(),
     }
 }
 
@@ -464,26 +514,20 @@ impl Replay {
 /// `forked_child` as [`Report::forked_child`].
 fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child: bool) -> PolicyReport {
     let policy = heap.policy();
-    let mut replay = Replay {
-        heap,
-        map: HashMap::new(),
-        peak_end: 0,
-        peak_allocated: 0,
-        allocated: 0,
-        failed: 0,
-        first_failure: None,
-        trace_errors: 0,
-        errors: Vec::new(),
-        forked_child,
-        inherited: 0,
-    };
+    let fresh = heap.clone();
+    let mut replay = Replay::new(heap, forked_child);
     let every = calls.len().div_ceil(samples.max(1)).max(1);
     let mut points = vec![Sample { call: 0, fragmentation: 0.0 }];
     let mut elapsed = Duration::ZERO;
     let mut chunk_start = Instant::now();
+    let mut peak_call = 0;
     for (i, record) in calls.iter().enumerate() {
         let call = i + 1;
+        let peak_before = replay.peak_allocated;
         replay.step(call, record);
+        if replay.peak_allocated > peak_before {
+            peak_call = call;
+        }
         if call % every == 0 || call == calls.len() {
             elapsed += chunk_start.elapsed();
             points.push(Sample { call, fragmentation: replay.fragmentation() });
@@ -493,6 +537,7 @@ fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child:
     elapsed += chunk_start.elapsed();
     let max_fragmentation = points.iter().map(|s| s.fragmentation).fold(0.0, f64::max);
     let final_fragmentation = points.last().map_or(0.0, |s| s.fragmentation);
+    let at_peak = at_peak(fresh, calls, peak_call, forked_child);
     PolicyReport {
         policy: policy.name().to_string(),
         replay_ns: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
@@ -506,6 +551,7 @@ fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child:
         max_fragmentation,
         final_fragmentation,
         fragmentation: points,
+        at_peak,
     }
 }
 
@@ -579,6 +625,37 @@ pub fn text(report: &Report) -> String {
         ]);
     }
     out.push_str(&crate::format_table(&rows));
+    if !report.policies.is_empty() {
+        out.push_str("\nat the peak of live bytes, and after a full compaction there (compact without limits):\n");
+        let mut rows = vec![
+            [
+                "policy",
+                "peak at call",
+                "frag at peak",
+                "top",
+                "frag compacted",
+                "top compacted",
+                "units moved",
+                "moves",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for p in &report.policies {
+            let a = &p.at_peak;
+            rows.push(vec![
+                p.policy.clone(),
+                a.call.to_string(),
+                format!("{:.3}", a.fragmentation),
+                a.top.to_string(),
+                format!("{:.3}", a.compacted_fragmentation),
+                a.compacted_top.to_string(),
+                a.units_moved.to_string(),
+                a.moves.to_string(),
+            ]);
+        }
+        out.push_str(&crate::format_table(&rows));
+    }
     if let Some(p) = report.policies.iter().find(|p| p.trace_errors > 0) {
         out.push_str(&format!("\ntrace errors ({}):\n", p.trace_errors));
         for e in &p.errors {

@@ -70,6 +70,14 @@ fn the_sample_replays_under_every_policy_without_failure() {
     assert_eq!(first_fit["peak_end"], 408);
     assert_eq!(first_fit["max_fragmentation"], 0.125);
     assert_eq!(first_fit["final_fragmentation"], 0.0);
+    // At the peak (after call 5) a full compaction slides the calloc block from 144 to 32,
+    // the 64-aligned block from 192 to 64 and the realloc'd one from 208 to 80 (16-aligned):
+    // 32 + 10 + 200 units in 3 moves; the top falls from 416 to 80 + 208.
+    let peak = &first_fit["at_peak"];
+    assert_eq!((peak["call"].as_u64(), peak["fragmentation"].as_f64()), (Some(5), Some(0.125)), "{peak}");
+    assert_eq!((peak["top"].as_u64(), peak["compacted_top"].as_u64()), (Some(416), Some(288)), "{peak}");
+    assert_eq!((peak["units_moved"].as_u64(), peak["moves"].as_u64()), (Some(242), Some(3)), "{peak}");
+    assert_eq!(peak["compacted_fragmentation"], 0.0, "{peak}");
     let plot = PathBuf::from(report["plot"].as_str().unwrap());
     assert!(std::fs::read_to_string(plot).unwrap().starts_with("<svg"));
 }
@@ -104,7 +112,10 @@ fn the_text_report_has_a_row_per_policy() {
         let row =
             stdout.lines().find(|l| l.starts_with(policy.name())).unwrap_or_else(|| panic!("{policy}:\n{stdout}"));
         assert!(row.contains("call 5 (line 8)"), "{row}");
+        // And a row in the table of the peak and its compaction.
+        assert_eq!(stdout.lines().filter(|l| l.starts_with(policy.name())).count(), 2, "{stdout}");
     }
+    assert!(stdout.contains("at the peak of live bytes, and after a full compaction there"), "{stdout}");
     assert!(out.join("fragmentation.svg").exists());
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::error::Error;
 use crate::heap::Heap;
 use crate::index::{BestFitIndex, BuddyIndex, FirstFitIndex, TlsfIndex};
+use crate::report::Fragmentation;
 use crate::snapshot::Snapshot;
 
 /// How a free block is chosen for a request.
@@ -612,6 +613,12 @@ impl MemoryAllocator {
     /// the block table's links: O(n), no sort.
     pub fn blocks(&self) -> Vec<Block> {
         on_heap!(&self.heap, heap => heap.blocks())
+    }
+
+    /// The free space below the heap top, for the fragmentation ratio
+    /// ([`Fragmentation::ratio`]). One walk of the map, O(n), no allocation.
+    pub fn fragmentation(&self) -> Fragmentation {
+        on_heap!(&self.heap, heap => heap.fragmentation())
     }
 
     /// Verifies every invariant: the block table's links and counters, the index's own

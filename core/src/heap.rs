@@ -12,6 +12,7 @@ use crate::blocks::{BlockRef, BlockTable};
 use crate::error::Error;
 use crate::index::{Index, Span, align_up};
 use crate::live::{Found, LiveTable};
+use crate::report::Fragmentation;
 use crate::snapshot::{LiveRecord, Snapshot};
 
 /// An allocator over `[0, capacity)` whose free space is indexed by `I`.
@@ -502,6 +503,29 @@ impl<I: Index> Heap<I> {
             allocations: self.live.len(),
             padding: self.padding,
         }
+    }
+
+    /// The free space below the heap top (see [`Fragmentation`]): one walk, O(n).
+    pub(crate) fn fragmentation(&self) -> Fragmentation {
+        let mut result = Fragmentation::default();
+        // Free blocks seen since the last allocation: below the top only if one follows.
+        let (mut pending_free, mut pending_holes, mut pending_largest) = (0, 0, 0);
+        for (block, start) in self.blocks.walk() {
+            if let Some(id) = block.as_free() {
+                let size = self.blocks.free(id).size;
+                pending_free += size;
+                pending_holes += 1;
+                pending_largest = pending_largest.max(size);
+            } else if let Some(id) = block.as_used() {
+                result.free += pending_free;
+                result.holes += pending_holes;
+                result.largest = result.largest.max(pending_largest);
+                (pending_free, pending_holes, pending_largest) = (0, 0, 0);
+                let footprint = self.footprint(self.blocks.used(id).size).expect("a live allocation's footprint fits");
+                result.top = start + footprint;
+            }
+        }
+        result
     }
 
     /// The memory map: a walk along the block table's links, O(n), no sort.

@@ -41,3 +41,4 @@ pub mod trace;
 
 pub use allocator::{Block, BlockKind, MemoryAllocator, Move, Options, Policy, Request, Stats};
 pub use error::Error;
+pub use report::Fragmentation;

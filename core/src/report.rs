@@ -7,6 +7,49 @@ use std::fmt::Write;
 
 use crate::allocator::{BlockKind, MemoryAllocator};
 
+/// How scattered the free space below the heap top is: the one definition of
+/// fragmentation that `memalloc replay`, the preload library's statistics and the
+/// benchmarks report ([`MemoryAllocator::fragmentation`]).
+///
+/// Only the free space below the top (the end of the highest allocation's footprint)
+/// counts: above it lies space the program never reached, which would make every heap
+/// look unfragmented.
+///
+/// ```
+/// use memalloc_core::MemoryAllocator;
+///
+/// let mut heap = MemoryAllocator::new(100)?;
+/// let a = heap.allocate(10)?;
+/// heap.allocate(10)?;
+/// let c = heap.allocate(20)?;
+/// heap.allocate(10)?;
+/// heap.free(a, 10)?;
+/// heap.free(c, 20)?;
+/// let f = heap.fragmentation();
+/// assert_eq!((f.top, f.free, f.holes, f.largest), (50, 30, 2, 20));
+/// assert!((f.ratio() - 1.0 / 3.0).abs() < 1e-12);
+/// # Ok::<(), memalloc_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fragmentation {
+    /// The end of the highest allocation's footprint (0 when nothing is allocated).
+    pub top: usize,
+    /// Free units below `top`.
+    pub free: usize,
+    /// Free blocks below `top`.
+    pub holes: usize,
+    /// The largest of them.
+    pub largest: usize,
+}
+
+impl Fragmentation {
+    /// `1 - largest / free`: 0 when the free space below the top is one block (or there is
+    /// none), near 1 when it is scattered in many small ones.
+    pub fn ratio(&self) -> f64 {
+        if self.free == 0 { 0.0 } else { 1.0 - self.largest as f64 / self.free as f64 }
+    }
+}
+
 /// One entry of the `Suballocations` array: an allocation's footprint or an unused range.
 struct Suballocation {
     offset: usize,

@@ -311,3 +311,63 @@ fn a_handmade_snapshot_loads_and_counts_that_disagree_stop_early() {
     let hostile = handmade(3, 1 << 60, &live, &[]);
     assert_eq!(MemoryAllocator::load(&hostile).err(), Some(Error::BadSnapshot));
 }
+
+#[test]
+fn fragmentation_agrees_with_the_map_and_compaction_lowers_it() {
+    for policy in Policy::ALL {
+        for seed in 0..10 {
+            let mut rng = SmallRng::seed_from_u64(100 + seed);
+            let mut heap = heap(policy, 1 << 12, if seed % 2 == 0 { 1 } else { 8 });
+            let mut live = Vec::new();
+            churn(&mut heap, &mut live, &mut rng, 400);
+            let naive = |heap: &MemoryAllocator| {
+                let map = heap.blocks();
+                let top = map.iter().rposition(|b| b.kind == BlockKind::Allocated).map_or(0, |k| {
+                    map[k + 1..]
+                        .iter()
+                        .take_while(|b| b.kind == BlockKind::Padding)
+                        .fold(map[k].start + map[k].size, |end, b| end.max(b.start + b.size))
+                });
+                let holes: Vec<usize> =
+                    map.iter().filter(|b| b.kind == BlockKind::Free && b.start < top).map(|b| b.size).collect();
+                (top, holes.iter().sum::<usize>(), holes.len(), holes.iter().copied().max().unwrap_or(0))
+            };
+            let f = heap.fragmentation();
+            assert_eq!((f.top, f.free, f.holes, f.largest), naive(&heap), "{policy}, seed {seed}");
+            let before = f.ratio();
+            heap.compact(usize::MAX, usize::MAX);
+            let after = heap.fragmentation();
+            assert_eq!((after.top, after.free, after.holes, after.largest), naive(&heap), "{policy}, seed {seed}");
+            assert!(after.top <= f.top, "{policy}: compaction never raises the top");
+            if policy != Policy::Buddy && live.iter().all(|l| !l.pinned && l.alignment <= heap.min_alignment()) {
+                assert_eq!(after.ratio(), 0.0, "{policy}: packed, nothing free below the top (was {before})");
+            }
+        }
+    }
+}
+
+#[test]
+fn without_pins_or_alignment_compaction_packs_everything_below_one_free_block() {
+    for policy in [Policy::FirstFit, Policy::BestFit, Policy::Tlsf] {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut heap = heap(policy, 1 << 12, 1);
+        let mut live: Vec<(usize, usize)> = Vec::new();
+        for _ in 0..2000 {
+            if live.is_empty() || rng.random_range(0..3) != 0 {
+                let size = rng.random_range(1..40);
+                if let Ok(addr) = heap.allocate(size) {
+                    live.push((addr, size));
+                }
+            } else {
+                let (addr, size) = live.swap_remove(rng.random_range(0..live.len()));
+                heap.free(addr, size).unwrap();
+            }
+        }
+        assert!(heap.fragmentation().ratio() > 0.0, "{policy}: the history fragments the heap");
+        heap.compact(usize::MAX, usize::MAX);
+        let packed: usize = live.iter().map(|&(_, size)| size).sum();
+        let f = heap.fragmentation();
+        assert_eq!((f.top, f.free, f.ratio()), (packed, 0, 0.0), "{policy}");
+        assert_eq!(heap.stats().free_blocks, usize::from(packed < heap.capacity()), "{policy}");
+    }
+}

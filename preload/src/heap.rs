@@ -29,7 +29,7 @@ use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use memalloc_core::{BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc_core::{Error, MemoryAllocator, Options, Policy};
 
 use crate::config::Config;
 use crate::diag::{self, StackText};
@@ -427,21 +427,17 @@ impl Heap {
             meta::mapped_bytes(),
             usage.ru_maxrss
         );
-        // Free space below the top of the heap (the end of the highest block): above it
-        // lies the untouched rest of the region, which would make every ratio near 0.
-        let map = self.core.blocks();
-        let top = map.iter().rev().find(|b| b.kind != BlockKind::Free).map_or(0, |b| b.start + b.size);
-        let (mut free, mut count, mut largest) = (0usize, 0usize, 0usize);
-        for hole in map.iter().filter(|b| b.kind == BlockKind::Free && b.start < top) {
-            free += hole.size;
-            count += 1;
-            largest = largest.max(hole.size);
-        }
-        let fragmentation = if free == 0 { 0.0 } else { 1.0 - largest as f64 / free as f64 };
+        // Free space below the top of the heap: above it lies the untouched rest of the
+        // region, which would make every ratio near 0 (the core's one definition).
+        let f = self.core.fragmentation();
         let _ = writeln!(
             text,
-            "memalloc[{pid}]: heap top {top} B; free below it {free} B in {count} blocks, largest {largest} B; \
-             fragmentation {fragmentation:.3}"
+            "memalloc[{pid}]: heap top {} B; free below it {} B in {} blocks, largest {} B; fragmentation {:.3}",
+            f.top,
+            f.free,
+            f.holes,
+            f.largest,
+            f.ratio()
         );
         diag::write_all(fd, text.as_bytes());
     }
