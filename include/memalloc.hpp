@@ -150,6 +150,57 @@ public:
     /// Grows or shrinks the range to [0, capacity) (see ma_set_capacity).
     void set_capacity(std::size_t capacity) { check(ma_set_capacity(handle_, capacity)); }
 
+    /// The tag of the live allocation at `addr` (0 unless it was given one).
+    std::uint64_t tag_of(std::size_t addr) const {
+        std::uint64_t tag = 0;
+        check(ma_tag_of(handle_, addr, &tag));
+        return tag;
+    }
+
+    /// Gives the live allocation at `addr` the tag `tag` (0: untagged).
+    void set_tag(std::size_t addr, std::uint64_t tag) { check(ma_set_tag(handle_, addr, tag)); }
+
+    /// Frees every live allocation tagged `tag`; returns how many.
+    std::size_t free_tagged(std::uint64_t tag) {
+        std::size_t count = 0;
+        check(ma_free_tagged(handle_, tag, &count));
+        return count;
+    }
+
+    /// A compaction plan within the budgets (see ma_compact), already applied to the
+    /// allocator: perform the moves in order with memmove. Addresses held elsewhere (an
+    /// Allocation guard's included) must follow the moves.
+    std::vector<ma_move> compact(std::size_t max_units = SIZE_MAX, std::size_t max_moves = 1024) {
+        std::vector<ma_move> moves(max_moves);
+        std::size_t count = 0;
+        check(ma_compact(handle_, max_units, moves.data(), max_moves, &count));
+        moves.resize(count);
+        return moves;
+    }
+
+    /// A snapshot of the whole allocator (see ma_save and docs/SNAPSHOT.md).
+    std::vector<unsigned char> save() const {
+        std::size_t length = 0;
+        ma_status status = ma_save(handle_, nullptr, 0, &length);
+        if (status != MA_ERR_BUFFER_TOO_SMALL) {
+            check(status);
+        }
+        std::vector<unsigned char> bytes(length);
+        check(ma_save(handle_, bytes.data(), bytes.size(), &length));
+        return bytes;
+    }
+
+    /// The allocator a snapshot describes; throws Error(MA_ERR_BAD_SNAPSHOT) for bytes
+    /// that are not one.
+    static Allocator load(const void *bytes, std::size_t length) {
+        ma_allocator *handle = nullptr;
+        check(ma_load(bytes, length, &handle));
+        return Allocator(handle);
+    }
+
+    /// See load(const void *, std::size_t).
+    static Allocator load(const std::vector<unsigned char> &bytes) { return load(bytes.data(), bytes.size()); }
+
     /// Frees the allocation (addr, size), checked as ma_free checks it.
     void free(std::size_t addr, std::size_t size) { check(ma_free(handle_, addr, size)); }
 
@@ -191,6 +242,9 @@ public:
     ma_allocator *handle() const noexcept { return handle_; }
 
 private:
+    /// Takes ownership of a handle from ma_load.
+    explicit Allocator(ma_allocator *handle) noexcept : handle_(handle) {}
+
     static int collect(void *ctx, std::size_t start, std::size_t size, ma_block_kind kind) {
         static_cast<std::vector<Block> *>(ctx)->push_back(Block{start, size, kind});
         return 0;

@@ -71,3 +71,27 @@ fn a_heap_in_a_file_reopens_with_every_allocation_where_it_was() {
     assert!(!run.status.success());
     assert!(text(&run).contains("opening the heap: not a valid snapshot"), "{}", text(&run));
 }
+
+#[test]
+fn the_cpp_wrapper_tags_compacts_saves_and_loads() {
+    let tmp = TempDir::new("cpp-snapshot");
+    let exe = tmp.0.join("snapshot");
+    let root = workspace_root();
+    let build = Command::new("c++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(root.join("include"))
+        .arg(root.join("examples/cpp/snapshot.cpp"))
+        .arg(library_dir().join("libmemalloc.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("c++ runs");
+    assert!(build.status.success(), "c++ failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    let run = Command::new(&exe).output().expect("the example runs");
+    let out = text(&run);
+    assert!(run.status.success(), "the example failed:\n{out}");
+    assert!(out.contains("level 1 freed: 4 allocations"), "{out}");
+    assert!(out.contains("compacted: 400 units moved, level 2 intact, largest free block 624"), "{out}");
+    assert!(out.contains("400 in the original, 400 in the copy"), "{out}");
+    assert!(out.contains("a damaged snapshot: not a valid snapshot"), "{out}");
+}
