@@ -12,7 +12,11 @@
 //! The randomized runs also make the placement calls: `allocate_with` (random ranges,
 //! empty or reversed ones included, top-down, any alignment, tags and pins),
 //! `allocate_at` (free, live, misaligned and out-of-range places) and `set_capacity`
-//! (growing, shrinking, to the last live footprint's end and below it, 0).
+//! (growing, shrinking, to the last live footprint's end and below it, 0); and the tag,
+//! compaction and snapshot calls: `set_tag`, `tag_of`, `free_tagged`, `compact` (random
+//! budgets; each plan compared move for move with the model, then executed on the
+//! caller's view of where the bytes are, which must end where the allocator says), and a
+//! save and load that replaces the heap with its reopened copy for the calls that follow.
 //!
 //! Interpretations where docs/CONTRACT.md leaves room (see also `memalloc_models::model`):
 //! - TLSF: the contract pins no address down. Any address at which the footprint lies
@@ -28,7 +32,7 @@ mod support;
 
 use std::fmt::Debug;
 
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy, Request};
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Move, Options, Policy, Request};
 use memalloc_models::{Model, ReferenceAllocator};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -301,6 +305,70 @@ impl Run {
             );
         }
         got
+    }
+
+    #[track_caller]
+    fn tag_of(&mut self, addr: usize) -> Result<u64, Error> {
+        self.step(format!("tag_of({addr})"), |h| h.tag_of(addr), |m, _| m.tag_of(addr))
+    }
+
+    #[track_caller]
+    fn set_tag(&mut self, addr: usize, tag: u64) -> Result<(), Error> {
+        self.step(format!("set_tag({addr}, {tag})"), |h| h.set_tag(addr, tag), |m, _| m.set_tag(addr, tag))
+    }
+
+    #[track_caller]
+    fn free_tagged(&mut self, tag: u64) -> usize {
+        self.step(format!("free_tagged({tag})"), |h| Ok(h.free_tagged(tag)), |m, _| Ok(m.free_tagged(tag)))
+            .expect("free_tagged cannot fail")
+    }
+
+    /// `compact`, compared move for move with the model; then the plan is executed on the
+    /// caller's view (where each allocation's bytes are): each move's destination may
+    /// overlap only its own source or space already vacated, and afterwards every
+    /// allocation's bytes are where the allocator says it is.
+    #[track_caller]
+    fn compact(&mut self, max_units: usize, max_moves: usize) -> Vec<Move> {
+        let mut view: std::collections::BTreeMap<usize, usize> = self.model.live().clone();
+        let pinned: Vec<usize> = view.keys().copied().filter(|&a| self.model.attrs(a).pinned).collect();
+        // As `step` does, for a result that is not `Copy`.
+        self.step += 1;
+        let what = format!("compact({max_units}, {max_moves})");
+        let before = self.heap.blocks();
+        let moves = self.heap.compact(max_units, max_moves);
+        let want: Vec<Move> = self
+            .model
+            .compact(max_units, max_moves)
+            .into_iter()
+            .map(|(from, to, size)| Move { from, to, size })
+            .collect();
+        assert_eq!(moves, want, "{}: step {}: {what}\nmap before: {}", self.name, self.step, show(&before));
+        self.conforms(&what);
+        assert!(moves.len() <= max_moves, "{}: more moves than allowed", self.name);
+        assert!(moves.iter().map(|m| m.size).sum::<usize>() <= max_units, "{}: more units than allowed", self.name);
+        for m in &moves {
+            assert!(m.to < m.from, "{}: {m:?} does not go down", self.name);
+            assert!(!pinned.contains(&m.from), "{}: {m:?} moves a pinned allocation", self.name);
+            assert_eq!(view.remove(&m.from), Some(m.size), "{}: {m:?} moves no allocation of that size", self.name);
+            let overlaps = view.range(..m.to + m.size).next_back().is_some_and(|(&a, &n)| a + n > m.to);
+            assert!(!overlaps, "{}: {m:?} overwrites bytes not yet moved", self.name);
+            view.insert(m.to, m.size);
+        }
+        assert_eq!(view, *self.model.live(), "{}: the caller's view after the moves", self.name);
+        moves
+    }
+
+    /// Replaces the heap with the allocator its snapshot reopens: the same map and
+    /// counters (checked here), and every later call compared with the same model.
+    #[track_caller]
+    fn save_and_load(&mut self) {
+        let bytes = self.heap.save();
+        assert_eq!(bytes.len(), self.heap.snapshot_len(), "{}", self.name);
+        let loaded = MemoryAllocator::load(&bytes).unwrap_or_else(|e| panic!("{}: load: {e}", self.name));
+        assert_eq!(loaded.save(), bytes, "{}: a loaded allocator saves the same bytes", self.name);
+        self.heap = loaded;
+        self.step += 1;
+        self.conforms("save and load");
     }
 
     #[track_caller]
@@ -1143,7 +1211,7 @@ fn random_run(policy: Policy, capacity: usize, min_alignment: usize, seed: u64, 
             },
             _ => (rng.random_range(0..capacity.saturating_add(2)), rng.random_range(1..=8)),
         };
-        match rng.random_range(0..120) {
+        match rng.random_range(0..128) {
             0..=29 => {
                 let _ = run.allocate(random_size(&mut rng, capacity));
             }
@@ -1180,6 +1248,20 @@ fn random_run(policy: Policy, capacity: usize, min_alignment: usize, seed: u64, 
                 let _ = run.size_of(addr);
             }
             95 => run.reset(),
+            120..=122 => {
+                let units = if rng.random_bool(0.3) { usize::MAX } else { rng.random_range(0..=256) };
+                let _ = run.compact(units, rng.random_range(0..=4));
+            }
+            123..=124 => {
+                let _ = run.set_tag(addr, rng.random_range(0..4));
+            }
+            125 => {
+                let _ = run.free_tagged(rng.random_range(0..4));
+            }
+            126 => {
+                let _ = run.tag_of(addr);
+            }
+            127 => run.save_and_load(),
             _ => run.largest_free_is_exact(),
         }
     }

@@ -8,7 +8,8 @@
 //!   `allocate` and `free` only, as the reference does. [`check_free`] is its validation of
 //!   `free`, which every model shares.
 //! - [`Model`] is one naive model per [`Policy`], for the whole API (aligned allocation,
-//!   `min_alignment`, `reallocate`, `free_at`, `size_of`, `reset`) and the memory map. What
+//!   `min_alignment`, `reallocate`, `free_at`, `size_of`, `reset`, placement requests,
+//!   `allocate_at`, `set_capacity`, tags, `free_tagged` and `compact`) and the memory map. What
 //!   each promises (the rules are in [`model`]):
 //!   - first fit and best fit: exact. Every address, error, map and counter is predicted;
 //!   - TLSF: relaxed. The contract pins no address down, so the model accepts the library's

@@ -557,6 +557,79 @@ impl Model {
         Ok(at)
     }
 
+    /// `tag_of(addr)`: checked as `size_of`.
+    pub fn tag_of(&self, addr: usize) -> Result<u64, Error> {
+        self.size_of(addr)?;
+        Ok(self.attrs(addr).tag)
+    }
+
+    /// `set_tag(addr, tag)`: checked as `size_of`.
+    pub fn set_tag(&mut self, addr: usize, tag: u64) -> Result<(), Error> {
+        self.size_of(addr)?;
+        let attrs = Attrs { tag, ..self.attrs(addr) };
+        if attrs == Attrs::DEFAULT {
+            self.attrs.remove(&addr);
+        } else {
+            self.attrs.insert(addr, attrs);
+        }
+        Ok(())
+    }
+
+    /// `free_tagged(tag)`: frees every live allocation with that tag; how many.
+    pub fn free_tagged(&mut self, tag: u64) -> usize {
+        let tagged: Vec<(usize, usize)> =
+            self.live.iter().filter(|&(&addr, _)| self.attrs(addr).tag == tag).map(|(&a, &s)| (a, s)).collect();
+        for &(addr, size) in &tagged {
+            self.free(addr, size).expect("a live allocation frees");
+        }
+        tagged.len()
+    }
+
+    /// `compact(max_units, max_moves)`: the moves `(from, to, size)`, in order. The live
+    /// allocations in address order; each unpinned one goes to the lowest address at or
+    /// above the end of the previous one's footprint that keeps its alignment (buddy: the
+    /// start of the lowest free block below it that holds its footprint and starts on its
+    /// alignment); pinned ones and those already there stay. Stops before a move past
+    /// either budget. Each move frees the allocation, then takes its footprint at `to`.
+    pub fn compact(&mut self, max_units: usize, max_moves: usize) -> Vec<(usize, usize, usize)> {
+        let live: Vec<(usize, usize)> = self.live.iter().map(|(&a, &s)| (a, s)).collect();
+        let (mut moves, mut units, mut end) = (Vec::new(), 0usize, 0usize);
+        for (start, size) in live {
+            let fp = self.live_footprint(size);
+            let attrs = self.attrs(start);
+            let align = attrs.alignment.max(self.min_alignment);
+            let target = match (attrs.pinned, self.policy) {
+                (true, _) => None,
+                (false, Policy::Buddy) => self
+                    .free
+                    .iter()
+                    .filter(|&&(s, n)| s < start && n >= fp && s.is_multiple_of(align))
+                    .map(|&(s, _)| s)
+                    .min(),
+                (false, _) => align_up(end, align).filter(|&to| to < start),
+            };
+            let Some(to) = target else {
+                end = start + fp;
+                continue;
+            };
+            if moves.len() == max_moves || units.checked_add(size).is_none_or(|u| u > max_units) {
+                break;
+            }
+            self.live.remove(&start);
+            self.attrs.remove(&start);
+            self.give(start, fp);
+            self.take(to, fp);
+            self.live.insert(to, size);
+            if attrs != Attrs::DEFAULT {
+                self.attrs.insert(to, attrs);
+            }
+            moves.push((start, to, size));
+            units += size;
+            end = to + fp;
+        }
+        moves
+    }
+
     /// The memory map the library must report, by address: free blocks, allocations each
     /// followed by its padding, and the tail past the usable range as padding.
     pub fn blocks(&self) -> Vec<Extent> {
