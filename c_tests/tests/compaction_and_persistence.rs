@@ -41,6 +41,11 @@ fn compaction_keeps_every_record_and_makes_room() {
     assert!(out.contains("25 of 25 records intact"), "{out}");
     assert!(out.contains("record 20 (pinned) still at 1254"), "{out}");
     assert!(out.contains("ma_alloc(800): success"), "room after compaction:\n{out}");
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
+    let marker = "compacts in rounds of at most 8 moves (record 20 is pinned); it prints:";
+    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
+    let block = after.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("a text block follows");
+    assert_eq!(block, String::from_utf8_lossy(&run.stdout), "README.md's copy of the example's output is stale");
 }
 
 #[test]
