@@ -59,6 +59,12 @@ fn ops_classes() -> BTreeSet<(String, &'static str, String)> {
         ),
         ("size_of", &["Ok", "InvalidAddress", "NotAllocated"]),
         ("reset", &["Ok"]),
+        (
+            "allocate_with",
+            &["Ok", "Ok (top-down)", "InvalidAlignment", "InvalidSize", "InvalidArgument", "OutOfMemory"],
+        ),
+        ("allocate_at", &["Ok", "InvalidAddress", "InvalidSize", "InvalidAlignment", "Occupied"]),
+        ("set_capacity", &["Ok (grown)", "Ok (shrunk)", "InvalidArgument", "Occupied"]),
     ];
     let mut classes = BTreeSet::new();
     for policy in ["first-fit", "best-fit", "tlsf", "buddy"] {
@@ -94,13 +100,19 @@ fn c_api_classes() -> BTreeSet<(String, &'static str, String)> {
         "ma_get_stats",
         "ma_walk",
         "ma_walk(re-entrant)",
+        "ma_alloc_ex",
+        "ma_alloc_at",
+        "ma_set_capacity",
     ];
     for call in handle_calls {
         add("NULL handle", call, &["NullPointer"]);
     }
-    for call in ["ma_alloc", "ma_alloc_aligned", "ma_realloc", "ma_size_of", "ma_get_stats", "ma_walk(NULL fn)"] {
+    let out_calls =
+        ["ma_alloc", "ma_alloc_aligned", "ma_realloc", "ma_size_of", "ma_get_stats", "ma_walk(NULL fn)", "ma_alloc_ex"];
+    for call in out_calls {
         add("NULL out", call, &["NullPointer"]);
     }
+    add("NULL request", "ma_alloc_ex", &["NullPointer"]);
     add("pointers valid", "ma_alloc", &["Ok", "InvalidSize", "OutOfMemory"]);
     add("pointers valid", "ma_alloc_aligned", &["Ok", "InvalidAlignment", "InvalidSize", "OutOfMemory"]);
     add("pointers valid", "ma_free", &["Ok", "InvalidAddress", "InvalidSize", "NotAllocated", "SizeMismatch"]);
@@ -111,6 +123,12 @@ fn c_api_classes() -> BTreeSet<(String, &'static str, String)> {
         &["Ok", "InvalidAddress", "InvalidSize", "NotAllocated", "SizeMismatch", "OutOfMemory"],
     );
     add("pointers valid", "ma_size_of", &["Ok", "InvalidAddress", "NotAllocated"]);
+    add("pointers valid", "ma_alloc_ex", &["Ok", "InvalidAlignment", "InvalidSize", "InvalidArgument", "OutOfMemory"]);
+    add("pointers valid", "ma_alloc_ex(old struct)", &["InvalidArgument"]);
+    add("pointers valid", "ma_alloc_ex(undefined flags)", &["InvalidArgument"]);
+    add("pointers valid", "ma_alloc_ex(newer struct)", &["Ok"]);
+    add("pointers valid", "ma_alloc_at", &["Ok", "InvalidAddress", "InvalidSize", "InvalidAlignment", "Occupied"]);
+    add("pointers valid", "ma_set_capacity", &["Ok", "InvalidArgument", "Occupied"]);
     for call in ["ma_reset", "ma_get_stats", "ma_walk", "ma_walk(re-entrant)"] {
         add("pointers valid", call, &["Ok"]);
     }

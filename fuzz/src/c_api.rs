@@ -12,10 +12,13 @@ use std::ptr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use memalloc::ffi::*;
-use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
+use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy, Request};
 
 use crate::Recorder;
-use crate::input::{Addr, Alignment, Capacity, FreeSize, MinAlignment, Size, Targets, calls};
+use crate::input::{
+    Addr, Alignment, Capacity, FreeSize, MinAlignment, NewCapacity, Place, RequestArgs, Size, Targets, calls, live_end,
+    reservation_unit,
+};
 
 /// One fuzz input: how the handle is created, then the calls.
 #[derive(Debug)]
@@ -46,17 +49,84 @@ pub enum Create {
     NullOut { capacity: Capacity, policy: PolicyCode },
 }
 
-/// `ma_options.struct_size`.
+/// `struct_size` of `ma_options` or `ma_request`.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum StructSize {
-    /// `sizeof(ma_options)`.
+    /// `sizeof` the struct.
     Exact,
     /// 0.
     Zero,
-    /// Smaller than `sizeof(ma_options)`: an older caller.
+    /// Smaller than `sizeof` the struct: an older caller.
     Smaller(u8),
     /// Up to 64 bytes larger: a newer caller (the buffer really is that large).
     Larger(u8),
+}
+
+impl StructSize {
+    /// The value for a struct of `base` bytes.
+    fn resolve(self, base: usize) -> usize {
+        match self {
+            StructSize::Exact => base,
+            StructSize::Zero => 0,
+            StructSize::Smaller(n) => base - 1 - usize::from(n) % base,
+            StructSize::Larger(n) => base + usize::from(n) % 65,
+        }
+    }
+}
+
+/// A struct with room behind it, for a `struct_size` larger than this version's.
+#[repr(C)]
+struct Padded<T> {
+    inner: T,
+    extra: [u8; 64],
+}
+
+impl<T> Padded<T> {
+    fn new(inner: T) -> Self {
+        Padded { inner, extra: [0xA5; 64] }
+    }
+}
+
+/// `ma_request.flags`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Flags {
+    /// The defined bits, from the request's `top_down` and `pinned` (three variants, so
+    /// that most requests are valid).
+    Defined,
+    /// As `Defined`.
+    Defined2,
+    /// As `Defined`.
+    Defined3,
+    /// The defined bits and bit `2 + n % 30`, which is not defined.
+    Undefined(u8),
+    /// Any bits.
+    Raw(u32),
+}
+
+/// The request pointer of `ma_alloc_ex`.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPtr {
+    /// A valid request (three variants, so that most are).
+    Valid,
+    /// As `Valid`.
+    Valid2,
+    /// As `Valid`.
+    Valid3,
+    /// NULL.
+    Null,
+}
+
+/// The arguments of `ma_alloc_ex`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub struct ExArgs {
+    /// The request's fields.
+    pub request: RequestArgs,
+    /// Its `struct_size`.
+    pub struct_size: StructSize,
+    /// Its `flags`.
+    pub flags: Flags,
+    /// Whether the pointer to it is NULL.
+    pub pointer: RequestPtr,
 }
 
 /// `ma_options.policy`.
@@ -125,11 +195,17 @@ pub enum CallOp {
     /// `ma_walk` with a callback that calls `ma_get_stats` and `ma_size_of` on the same
     /// handle.
     WalkReenter,
+    /// `ma_alloc_ex`, after `ma_request_init`.
+    AllocEx(ExArgs),
+    /// `ma_alloc_at`.
+    AllocAt(Place, Size),
+    /// `ma_set_capacity`.
+    SetCapacity(NewCapacity),
     /// `ma_status_str(s)`.
     StatusStr(i32),
     /// `ma_version()`.
     Version,
-    /// `ma_destroy(NULL)` and `ma_options_init(NULL)`: no-ops.
+    /// `ma_destroy(NULL)`, `ma_options_init(NULL)` and `ma_request_init(NULL)`: no-ops.
     NullNoOps,
 }
 
@@ -257,17 +333,11 @@ fn status_text(s: ma_status) -> &'static str {
 
 /// Creates the handle as `create` says; returns it (NULL on failure) and its shadow.
 fn create(create: Create, recorder: &mut Recorder) -> (*mut ma_allocator, Option<MemoryAllocator>) {
-    /// Options with room behind them, for a `struct_size` larger than this version's.
-    #[repr(C)]
-    struct Padded {
-        opts: ma_options,
-        extra: [u8; 64],
-    }
-    let mut padded = Padded { opts: ma_options::default(), extra: [0xA5; 64] };
-    padded.opts.struct_size = 0;
-    // SAFETY: `padded.opts` is a valid, writable `ma_options`.
-    unsafe { ma_options_init(&mut padded.opts) };
-    assert_eq!(padded.opts, ma_options::default(), "ma_options_init sets the defaults");
+    // Options with room behind them, for a `struct_size` larger than this version's.
+    let mut padded = Padded::new(ma_options { struct_size: 0, ..ma_options::default() });
+    // SAFETY: `padded.inner` is a valid, writable `ma_options`.
+    unsafe { ma_options_init(&mut padded.inner) };
+    assert_eq!(padded.inner, ma_options::default(), "ma_options_init sets the defaults");
     let base = size_of::<ma_options>();
     let sentinel: *mut ma_allocator = ptr::without_provenance_mut(SENTINEL);
     let mut out = sentinel;
@@ -281,18 +351,13 @@ fn create(create: Create, recorder: &mut Recorder) -> (*mut ma_allocator, Option
             return (handle, shadow);
         }
         Create::With { struct_size, capacity, policy, min_alignment } => {
-            padded.opts.struct_size = match struct_size {
-                StructSize::Exact => base,
-                StructSize::Zero => 0,
-                StructSize::Smaller(n) => base - 1 - usize::from(n) % base,
-                StructSize::Larger(n) => base + usize::from(n) % 65,
-            };
-            padded.opts.capacity = capacity.resolve();
-            padded.opts.policy = policy.resolve();
-            padded.opts.min_alignment = min_alignment.resolve();
+            padded.inner.struct_size = struct_size.resolve(base);
+            padded.inner.capacity = capacity.resolve();
+            padded.inner.policy = policy.resolve();
+            padded.inner.min_alignment = min_alignment.resolve();
             // SAFETY: `padded` holds `struct_size` bytes (at most 64 beyond the options).
-            let got = unsafe { ma_create_with(&padded.opts, &mut out) };
-            let o = padded.opts;
+            let got = unsafe { ma_create_with(&padded.inner, &mut out) };
+            let o = padded.inner;
             let shadow = if o.struct_size < base || o.capacity == 0 {
                 Err(Error::InvalidArgument)
             } else {
@@ -309,10 +374,10 @@ fn create(create: Create, recorder: &mut Recorder) -> (*mut ma_allocator, Option
             ("ma_create_with(NULL opts)", got, MA_ERR_NULL_POINTER, None)
         }
         Create::NullOut { capacity, policy } => {
-            padded.opts.capacity = capacity.resolve();
-            padded.opts.policy = policy.resolve();
+            padded.inner.capacity = capacity.resolve();
+            padded.inner.policy = policy.resolve();
             // SAFETY: valid options, NULL out.
-            let got = unsafe { ma_create_with(&padded.opts, ptr::null_mut()) };
+            let got = unsafe { ma_create_with(&padded.inner, ptr::null_mut()) };
             ("ma_create_with(NULL out)", got, MA_ERR_NULL_POINTER, None)
         }
     };
@@ -336,8 +401,9 @@ pub fn run(input: &Input, recorder: &mut Recorder) {
         assert_eq!(*stats, ma_stats::from(shadow.stats()));
         assert_eq!(*blocks, shadow.blocks());
     }
-    let capacity = shadow.as_ref().map_or(0, MemoryAllocator::capacity);
     for (step, call) in input.calls.iter().enumerate() {
+        // ma_set_capacity changes it.
+        let capacity = shadow.as_ref().map_or(0, MemoryAllocator::capacity);
         let live: Vec<(usize, usize)> = shadow.as_ref().map_or_else(Vec::new, |s| {
             s.blocks().into_iter().filter(|b| b.kind == BlockKind::Allocated).map(|b| (b.start, b.size)).collect()
         });
@@ -461,6 +527,82 @@ pub fn run(input: &Input, recorder: &mut Recorder) {
                 let got = got.err().unwrap_or(MA_OK);
                 ("ma_walk(re-entrant)", got, null_status(false).unwrap_or(MA_OK), SENTINEL, SENTINEL)
             }
+            CallOp::AllocEx(args) => {
+                let request = args.request.resolve(capacity, &free, &live);
+                let base = size_of::<ma_request>();
+                let defaults = ma_request {
+                    struct_size: base,
+                    size: request.size,
+                    alignment: 1,
+                    lo: 0,
+                    hi: usize::MAX,
+                    flags: 0,
+                    tag: 0,
+                };
+                let mut padded = Padded::new(ma_request { struct_size: 0, size: 0, hi: 0, ..defaults });
+                // SAFETY: `padded.inner` is a valid, writable `ma_request`.
+                unsafe { ma_request_init(&mut padded.inner, request.size) };
+                assert_eq!(padded.inner, defaults, "ma_request_init sets the defaults");
+                let r = &mut padded.inner;
+                r.struct_size = args.struct_size.resolve(base);
+                (r.alignment, r.lo, r.hi, r.tag) =
+                    (request.alignment, request.range.start, request.range.end, request.tag);
+                let defined = u32::from(request.top_down) * MA_REQ_TOP_DOWN + u32::from(request.pinned) * MA_REQ_PINNED;
+                r.flags = match args.flags {
+                    Flags::Defined | Flags::Defined2 | Flags::Defined3 => defined,
+                    Flags::Undefined(n) => defined | 1 << (2 + n % 30),
+                    Flags::Raw(bits) => bits,
+                };
+                let sent = padded.inner;
+                let r_ptr: *const ma_request =
+                    if args.pointer == RequestPtr::Null { ptr::null() } else { &padded.inner };
+                // SAFETY: `a` is NULL or live; `r_ptr` is NULL or points to `padded`, which
+                // holds `struct_size` bytes (at most 64 beyond the request); `out_ptr` is
+                // NULL or a valid local.
+                let got = unsafe { ma_alloc_ex(a, r_ptr, out_ptr) };
+                assert_eq!(padded.inner, sent, "ma_alloc_ex changed its request");
+                let null = null_status(true).or((args.pointer == RequestPtr::Null).then_some(MA_ERR_NULL_POINTER));
+                let (old_struct, undefined) =
+                    (sent.struct_size < base, sent.flags & !(MA_REQ_TOP_DOWN | MA_REQ_PINNED) != 0);
+                let want = expect(null, || {
+                    if old_struct || undefined {
+                        return Err(Error::InvalidArgument);
+                    }
+                    let request = Request {
+                        top_down: sent.flags & MA_REQ_TOP_DOWN != 0,
+                        pinned: sent.flags & MA_REQ_PINNED != 0,
+                        ..request
+                    };
+                    shadow.as_mut().expect(SHADOW).allocate_with(&request)
+                });
+                let name = if old_struct {
+                    "ma_alloc_ex(old struct)"
+                } else if undefined {
+                    "ma_alloc_ex(undefined flags)"
+                } else if sent.struct_size > base {
+                    "ma_alloc_ex(newer struct)"
+                } else {
+                    "ma_alloc_ex"
+                };
+                (name, got, status(&want), out, *want.as_ref().unwrap_or(&SENTINEL))
+            }
+            CallOp::AllocAt(place, size) => {
+                let size = size.resolve(capacity, &free);
+                let unit = shadow.as_ref().map_or(1, |s| reservation_unit(s.policy(), s.min_alignment(), size));
+                let addr = place.resolve(&targets, &free, unit);
+                // SAFETY: `a` is NULL or live.
+                let got = unsafe { ma_alloc_at(a, addr, size) };
+                let want = expect(null_status(false), || shadow.as_mut().expect(SHADOW).allocate_at(addr, size));
+                ("ma_alloc_at", got, status(&want), SENTINEL, SENTINEL)
+            }
+            CallOp::SetCapacity(new) => {
+                let end = shadow.as_ref().map_or(0, |s| live_end(&live, s.policy(), s.min_alignment()));
+                let new = new.resolve(capacity, end);
+                // SAFETY: `a` is NULL or live.
+                let got = unsafe { ma_set_capacity(a, new) };
+                let want = expect(null_status(false), || shadow.as_mut().expect(SHADOW).set_capacity(new));
+                ("ma_set_capacity", got, status(&want), SENTINEL, SENTINEL)
+            }
             CallOp::StatusStr(s) => {
                 let text = ma_status_str(s);
                 assert!(!text.is_null(), "ma_status_str({s}) is NULL");
@@ -484,6 +626,7 @@ pub fn run(input: &Input, recorder: &mut Recorder) {
                 unsafe {
                     ma_destroy(ptr::null_mut());
                     ma_options_init(ptr::null_mut());
+                    ma_request_init(ptr::null_mut(), 1);
                 }
                 recorder.record("static", "NULL no-ops", || "Ok".into());
                 continue;
@@ -495,9 +638,15 @@ pub fn run(input: &Input, recorder: &mut Recorder) {
         } else {
             assert_eq!(out, SENTINEL, "step {step}: {name} {call:?} failed but wrote its out-parameter");
         }
-        let has_out = !matches!(call.op, CallOp::Free(..) | CallOp::FreeAt(_) | CallOp::Reset);
+        let has_out = !matches!(
+            call.op,
+            CallOp::Free(..) | CallOp::FreeAt(_) | CallOp::Reset | CallOp::AllocAt(..) | CallOp::SetCapacity(_)
+        );
+        let null_request = matches!(call.op, CallOp::AllocEx(args) if args.pointer == RequestPtr::Null);
         let nulls = if a.is_null() {
             "NULL handle"
+        } else if null_request {
+            "NULL request"
         } else if null_out && has_out {
             "NULL out"
         } else {

@@ -2,7 +2,10 @@
 //! aim at the interesting values (tiny, huge, near the capacity, live, stale, shifted),
 //! resolved against the current state so that valid calls stay frequent.
 
+use std::ops::Range;
+
 use arbitrary::{Arbitrary, Unstructured};
+use memalloc::{Policy, Request};
 
 /// Decodes calls until the input is used up (at most `max`). The derived decoding of a
 /// `Vec` stops at each element with probability 1/2, so most inputs would make one call.
@@ -213,5 +216,157 @@ impl Targets<'_> {
             FreeSize::Max => usize::MAX,
             FreeSize::Raw(n) => n,
         }
+    }
+}
+
+/// The units an allocation of `size` occupies under `policy` and `min_alignment` (a power
+/// of two): the size rounded up to it, then under buddy to a power of two; `None` when
+/// that overflows.
+pub fn footprint(policy: Policy, min_alignment: usize, size: usize) -> Option<usize> {
+    let rounded = size.checked_next_multiple_of(min_alignment)?;
+    if policy == Policy::Buddy { rounded.checked_next_power_of_two() } else { Some(rounded) }
+}
+
+/// Where a range for `allocate_with` / `ma_alloc_ex` lies.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum RangeChoice {
+    /// The default, `0..usize::MAX`.
+    Everywhere,
+    /// The n-th free block with its ends moved by the deltas: a range that holds the block
+    /// exactly, cuts it, or misses it by a little.
+    AroundFree(u16, i8, i8),
+    /// The span of the n-th live allocation: nothing fits inside.
+    Live(u16),
+    /// `[capacity * a / 256, capacity * b / 256)`, in either order: reversed and empty
+    /// ranges too.
+    Shares(u8, u8),
+    /// From `capacity + n` to `usize::MAX`: empty once clamped.
+    PastEnd(u8),
+    /// Anything.
+    Raw(usize, usize),
+}
+
+impl RangeChoice {
+    /// The range, for an allocator of `capacity` with these free blocks and live
+    /// allocations (`(start, size)` in address order).
+    pub fn resolve(self, capacity: usize, free: &[(usize, usize)], live: &[(usize, usize)]) -> Range<usize> {
+        let nth = |list: &[(usize, usize)], n: u16| list.get(usize::from(n) % list.len().max(1)).copied();
+        let share = |n: u8| usize::try_from(capacity as u128 * u128::from(n) / 256).unwrap_or(usize::MAX);
+        match self {
+            RangeChoice::Everywhere => 0..usize::MAX,
+            RangeChoice::AroundFree(n, lo, hi) => {
+                let (start, size) = nth(free, n).unwrap_or((0, capacity));
+                offset(start, lo)..offset(start.saturating_add(size), hi)
+            }
+            RangeChoice::Live(n) => {
+                let (start, size) = nth(live, n).unwrap_or((0, 1));
+                start..start.saturating_add(size)
+            }
+            RangeChoice::Shares(a, b) => share(a)..share(b),
+            RangeChoice::PastEnd(n) => capacity.saturating_add(n.into())..usize::MAX,
+            RangeChoice::Raw(lo, hi) => lo..hi,
+        }
+    }
+}
+
+/// The arguments of a request for `allocate_with` / `ma_alloc_ex`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub struct RequestArgs {
+    /// The size.
+    pub size: Size,
+    /// The alignment (invalid ones included).
+    pub alignment: Alignment,
+    /// The range.
+    pub range: RangeChoice,
+    /// The highest place, not the lowest.
+    pub top_down: bool,
+    /// The tag (a few values, so that tags repeat).
+    pub tag: u8,
+    /// Pinned.
+    pub pinned: bool,
+}
+
+impl RequestArgs {
+    /// The request, for an allocator of `capacity` with these free blocks and live
+    /// allocations.
+    pub fn resolve(self, capacity: usize, free: &[(usize, usize)], live: &[(usize, usize)]) -> Request {
+        Request {
+            size: self.size.resolve(capacity, free),
+            alignment: self.alignment.resolve(),
+            range: self.range.resolve(capacity, free, live),
+            top_down: self.top_down,
+            pinned: self.pinned,
+            tag: u64::from(self.tag % 4),
+        }
+    }
+}
+
+/// An address for `allocate_at` / `ma_alloc_at`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Place {
+    /// Inside the n-th free block, `offset` units in (modulo its size), rounded down to the
+    /// unit the policy needs (the minimum alignment; buddy: the footprint): mostly free.
+    InFree(u16, u16),
+    /// The start of the n-th free block.
+    FreeStart(u16),
+    /// Any [`Addr`]: live (occupied), stale, shifted, at or past the end.
+    Other(Addr),
+}
+
+impl Place {
+    /// The address, `unit` the alignment the policy needs for the footprint.
+    pub fn resolve(self, targets: &Targets<'_>, free: &[(usize, usize)], unit: usize) -> usize {
+        let nth = |n: u16| free.get(usize::from(n) % free.len().max(1)).copied();
+        match self {
+            Place::InFree(n, offset) => nth(n).map_or(usize::from(offset), |(start, size)| {
+                let at = start + usize::from(offset) % size;
+                at - at % unit.max(1)
+            }),
+            Place::FreeStart(n) => nth(n).map_or(0, |(start, _)| start),
+            Place::Other(addr) => targets.addr(addr),
+        }
+    }
+}
+
+/// A new capacity for `set_capacity` / `ma_set_capacity`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum NewCapacity {
+    /// The end of the last live footprint plus n (exactly it for 0).
+    AboveLive(u16),
+    /// The end of the last live footprint minus `1 + n`: occupied when it is positive.
+    BelowLive(u8),
+    /// `capacity * (n + 1) / 64`: shrinking (n < 63) or growing.
+    Scale(u8),
+    /// Any [`Capacity`], 0 and `usize::MAX` included.
+    Other(Capacity),
+}
+
+impl NewCapacity {
+    /// The new capacity, for an allocator of `capacity` whose last live footprint ends at
+    /// `live_end` (0 when none is live).
+    pub fn resolve(self, capacity: usize, live_end: usize) -> usize {
+        match self {
+            NewCapacity::AboveLive(n) => live_end.saturating_add(n.into()),
+            NewCapacity::BelowLive(n) => live_end.saturating_sub(1 + usize::from(n)),
+            NewCapacity::Scale(n) => usize::try_from(capacity as u128 * (u128::from(n) + 1) / 64).unwrap_or(usize::MAX),
+            NewCapacity::Other(capacity) => capacity.resolve(),
+        }
+    }
+}
+
+/// The end of the last live footprint (0 when none): the least capacity `set_capacity`
+/// accepts. `live` is in address order.
+pub fn live_end(live: &[(usize, usize)], policy: Policy, min_alignment: usize) -> usize {
+    live.last().map_or(0, |&(start, size)| {
+        start + footprint(policy, min_alignment, size).expect("a live allocation's footprint fits")
+    })
+}
+
+/// The alignment an `allocate_at` of `size` needs under `policy`: the minimum alignment,
+/// under buddy the footprint.
+pub fn reservation_unit(policy: Policy, min_alignment: usize, size: usize) -> usize {
+    match footprint(policy, min_alignment, size) {
+        Some(fp) if policy == Policy::Buddy => fp,
+        _ => min_alignment,
     }
 }

@@ -7,7 +7,7 @@
 //! Each method takes the real allocator's result, returns a description of the first
 //! disagreement, and applies the call to the model.
 
-use memalloc::{Block, Error, Options, Stats};
+use memalloc::{Block, Error, Options, Request, Stats};
 use memalloc_models as models;
 
 use crate::support;
@@ -105,6 +105,25 @@ impl Model {
             self.forget(addr);
         }
         same(&format!("reallocate({addr}, {old}, {new})"), got, want)
+    }
+
+    /// `allocate_with(request)` gave `got`.
+    pub fn allocate_with(&mut self, request: &Request, got: Result<usize, Error>) -> Result<(), String> {
+        let want = support::result(self.model.allocate_with(support::request(request), got.ok()));
+        same(&format!("allocate_with({request:?})"), got, want)
+    }
+
+    /// `allocate_at(addr, size)` gave `got`.
+    pub fn allocate_at(&mut self, addr: usize, size: usize, got: Result<(), Error>) -> Result<(), String> {
+        let want = support::result(self.model.allocate_at(addr, size));
+        same(&format!("allocate_at({addr}, {size})"), got, want)
+    }
+
+    /// `set_capacity(new_capacity)` gave `got`. The allocations stay where they are, and
+    /// so do the stale addresses (those past a smaller capacity are now out of range).
+    pub fn set_capacity(&mut self, new_capacity: usize, got: Result<(), Error>) -> Result<(), String> {
+        let want = support::result(self.model.set_capacity(new_capacity));
+        same(&format!("set_capacity({new_capacity})"), got, want)
     }
 
     /// `reset()` was called.

@@ -5,7 +5,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use memalloc::{Block, BlockKind, Error, MemoryAllocator, Options, Policy};
 
 use crate::Recorder;
-use crate::input::{Addr, Alignment, Capacity, FreeSize, MinAlignment, Size, Targets, calls};
+use crate::input::{
+    Addr, Alignment, Capacity, FreeSize, MinAlignment, NewCapacity, Place, RequestArgs, Size, Targets, calls, live_end,
+    reservation_unit,
+};
 use crate::model::Model;
 
 /// One fuzz input: a creation and the calls that follow it.
@@ -54,6 +57,14 @@ pub enum Op {
     /// `free` of every `(every % 4 + 2)`-th live allocation from the `first`-th on:
     /// fragmentation, many free blocks of similar sizes.
     FreeEvery(u8, u8),
+    /// `allocate_with(request)`: a range (around a free block, a live one, a share of the
+    /// capacity, past it, any), either direction, any alignment, a tag, a pin.
+    AllocWith(RequestArgs),
+    /// `allocate_at(addr, size)`: mostly in free space on the unit the policy needs.
+    AllocAt(Place, Size),
+    /// `set_capacity(n)`: at, above or below the end of the last live footprint, a share
+    /// of the capacity, or any capacity.
+    SetCapacity(NewCapacity),
 }
 
 /// The most allocations one [`Op::Fill`] makes.
@@ -68,10 +79,15 @@ enum Class {
     Ok,
     /// A reallocation that kept its address and grew or kept its size.
     InPlace,
-    /// A reallocation that kept its address and shrank.
+    /// A reallocation that kept its address and shrank, or a capacity change that shrank
+    /// the range.
     Shrunk,
     /// A reallocation that moved.
     Moved,
+    /// A top-down placement.
+    TopDown,
+    /// A capacity change that grew the range.
+    Grown,
     Err(Error),
 }
 
@@ -89,6 +105,8 @@ impl Class {
             Class::InPlace => "Ok (in place)".into(),
             Class::Shrunk => "Ok (shrunk)".into(),
             Class::Moved => "Ok (moved)".into(),
+            Class::TopDown => "Ok (top-down)".into(),
+            Class::Grown => "Ok (grown)".into(),
             Class::Err(e) => format!("{e:?}"),
         }
     }
@@ -184,7 +202,7 @@ impl Runner<'_> {
     /// Makes one primitive call, checks the result and the whole state, records the
     /// call's class; panics at the first disagreement.
     fn call(&mut self, op: Op) -> Class {
-        let (name, result) = apply(&mut self.heap, &mut self.model, op);
+        let (name, result) = apply(&mut self.heap, &mut self.model, self.options, op);
         let class = match result.and_then(|class| check_state(&self.heap, &self.model).map(|()| class)) {
             Ok(class) => class,
             Err(problem) => panic!("{:?}, step {}, {op:?}: {problem}\nmap: {}", self.options, self.steps, self.heap),
@@ -196,7 +214,12 @@ impl Runner<'_> {
 }
 
 /// Makes one primitive call on `heap` and checks its result against `model`.
-fn apply(heap: &mut MemoryAllocator, model: &mut Model, op: Op) -> (&'static str, Result<Class, String>) {
+fn apply(
+    heap: &mut MemoryAllocator,
+    model: &mut Model,
+    options: Options,
+    op: Op,
+) -> (&'static str, Result<Class, String>) {
     let capacity = model.capacity();
     let live = model.live();
     let targets = Targets { capacity, live: &live, stale: model.stale() };
@@ -248,6 +271,29 @@ fn apply(heap: &mut MemoryAllocator, model: &mut Model, op: Op) -> (&'static str
             heap.reset();
             model.reset();
             ("reset", Ok(Class::Ok))
+        }
+        Op::AllocWith(args) => {
+            let request = args.resolve(capacity, &free_before, &live);
+            let got = heap.allocate_with(&request);
+            let class = if got.is_ok() && request.top_down { Class::TopDown } else { Class::of(&got) };
+            ("allocate_with", model.allocate_with(&request, got).map(|()| class))
+        }
+        Op::AllocAt(place, size) => {
+            let size = size.resolve(capacity, &free_before);
+            let unit = reservation_unit(options.policy, options.min_alignment, size);
+            let addr = place.resolve(&targets, &free_before, unit);
+            let got = heap.allocate_at(addr, size);
+            ("allocate_at", model.allocate_at(addr, size, got).map(|()| Class::of(&got)))
+        }
+        Op::SetCapacity(new) => {
+            let new = new.resolve(capacity, live_end(&live, options.policy, options.min_alignment));
+            let got = heap.set_capacity(new);
+            let class = match got {
+                Ok(()) if new > capacity => Class::Grown,
+                Ok(()) if new < capacity => Class::Shrunk,
+                _ => Class::of(&got),
+            };
+            ("set_capacity", model.set_capacity(new, got).map(|()| class))
         }
         Op::Fill(_) | Op::FreeEvery(..) => unreachable!("composite calls are expanded by run"),
     }
