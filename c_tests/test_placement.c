@@ -90,14 +90,25 @@ typedef struct placement {
     size_t want;
 } placement;
 
-/* Runs each placement on a fresh allocator made by `make`. */
-static void run_placements(const ctest_policy *p, ma_allocator *(*make)(uint32_t policy), const placement *cases,
-                           size_t n) {
+/* The map a placement table starts from: exactly `layout` (ctest_create_layout), or, with
+   no layout, a fresh allocator. */
+typedef struct start_map {
+    size_t capacity;
+    const ctest_extent *layout;
+    size_t n;
+} start_map;
+
+static ma_allocator *make_map(uint32_t policy, const start_map *m) {
+    return m->n ? ctest_create_layout(policy, m->capacity, m->layout, m->n) : ctest_create(policy, m->capacity, 1);
+}
+
+/* Runs each placement on a fresh copy of the map `start`. */
+static void run_placements(const ctest_policy *p, const start_map *start, const placement *cases, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const placement *c = &cases[i];
         ctest_case("ma_alloc_ex placement / %s / %zu units in [%zu, %zu), flags %u, alignment %zu", p->name, c->size,
                    c->lo, c->hi, (unsigned)c->flags, c->alignment);
-        ma_allocator *a = make(p->policy);
+        ma_allocator *a = make_map(p->policy, start);
         if (!a) return;
         ma_request r = request(c->size, c->lo, c->hi, c->flags, c->alignment);
         if (c->status == MA_OK) {
@@ -167,11 +178,9 @@ static void defaults_are_alloc(const ctest_policy *p) {
 /* ---- Ranged and top-down placement -------------------------------------------------- */
 
 /* [A(0-9)] [F(10-19)] [A(20-29)] [F(30-59)] [A(60-69)] [F(70-84)] [A(85-99)] */
-static ma_allocator *first_fit_map(uint32_t policy) {
-    const ctest_extent layout[] = {ALLOCATED(0, 10),  FREE(10, 10), ALLOCATED(20, 10), FREE(30, 30),
-                                   ALLOCATED(60, 10), FREE(70, 15), ALLOCATED(85, 15)};
-    return ctest_create_layout(policy, 100, layout, COUNT(layout));
-}
+static const ctest_extent first_fit_layout[] = {ALLOCATED(0, 10),  FREE(10, 10), ALLOCATED(20, 10), FREE(30, 30),
+                                                ALLOCATED(60, 10), FREE(70, 15), ALLOCATED(85, 15)};
+static const start_map first_fit_map = {100, first_fit_layout, COUNT(first_fit_layout)};
 
 static void first_fit_ranges(const ctest_policy *p) {
     static const placement cases[] = {
@@ -194,9 +203,9 @@ static void first_fit_ranges(const ctest_policy *p) {
         {31, 0, 100, TOP, 1, MA_ERR_OUT_OF_MEMORY, 0},
         {1, 20, 30, 0, 1, MA_ERR_OUT_OF_MEMORY, 0},
     };
-    run_placements(p, first_fit_map, cases, COUNT(cases));
+    run_placements(p, &first_fit_map, cases, COUNT(cases));
     ctest_case("ma_alloc_ex top-down map / %s", p->name);
-    ma_allocator *a = first_fit_map(p->policy);
+    ma_allocator *a = make_map(p->policy, &first_fit_map);
     if (!a) return;
     ma_request r = request(12, 0, 60, TOP, 1);
     CHECK_SIZE(ALLOC_EX(a, &r), 48);
@@ -215,12 +224,10 @@ static void first_fit_ranges(const ctest_policy *p) {
 }
 
 /* Free: 30 at 10, 12 at 50, 20 at 70, 12 at 95. */
-static ma_allocator *best_fit_map(uint32_t policy) {
-    const ctest_extent layout[] = {ALLOCATED(0, 10), FREE(10, 30),     ALLOCATED(40, 10), FREE(50, 12),
-                                   ALLOCATED(62, 8), FREE(70, 20),     ALLOCATED(90, 5),  FREE(95, 12),
-                                   ALLOCATED(107, 13)};
-    return ctest_create_layout(policy, 120, layout, COUNT(layout));
-}
+static const ctest_extent best_fit_layout[] = {ALLOCATED(0, 10), FREE(10, 30), ALLOCATED(40, 10),
+                                               FREE(50, 12),     ALLOCATED(62, 8), FREE(70, 20),
+                                               ALLOCATED(90, 5), FREE(95, 12), ALLOCATED(107, 13)};
+static const start_map best_fit_map = {120, best_fit_layout, COUNT(best_fit_layout)};
 
 static void best_fit_ranges(const ctest_policy *p) {
     static const placement cases[] = {
@@ -239,16 +246,14 @@ static void best_fit_ranges(const ctest_policy *p) {
         {12, 96, 120, 0, 1, MA_ERR_OUT_OF_MEMORY, 0},
         {31, 0, 120, TOP, 1, MA_ERR_OUT_OF_MEMORY, 0},
     };
-    run_placements(p, best_fit_map, cases, COUNT(cases));
+    run_placements(p, &best_fit_map, cases, COUNT(cases));
 }
 
 /* Free: 79 at 1, 60 at 130, 15 at 300, 27 at 500. */
-static ma_allocator *tlsf_map(uint32_t policy) {
-    const ctest_extent layout[] = {ALLOCATED(0, 1),    FREE(1, 79),   ALLOCATED(80, 50),   FREE(130, 60),
-                                   ALLOCATED(190, 110), FREE(300, 15), ALLOCATED(315, 185), FREE(500, 27),
-                                   ALLOCATED(527, 473)};
-    return ctest_create_layout(policy, 1000, layout, COUNT(layout));
-}
+static const ctest_extent tlsf_layout[] = {ALLOCATED(0, 1),    FREE(1, 79),   ALLOCATED(80, 50),
+                                           FREE(130, 60),      ALLOCATED(190, 110), FREE(300, 15),
+                                           ALLOCATED(315, 185), FREE(500, 27), ALLOCATED(527, 473)};
+static const start_map tlsf_map = {1000, tlsf_layout, COUNT(tlsf_layout)};
 
 /* TLSF leaves the block to the policy: maps where one block fits, at its part's low (high) end. */
 static void tlsf_ranges(const ctest_policy *p) {
@@ -258,12 +263,10 @@ static void tlsf_ranges(const ctest_policy *p) {
         {10, 505, 600, 0, 1, MA_OK, 505}, {10, 505, 600, TOP, 1, MA_OK, 517},  {16, 0, 1000, TOP, 64, MA_OK, 64},
         {61, 0, 1000, TOP, 1, MA_OK, 19},  {80, 0, 1000, 0, 1, MA_ERR_OUT_OF_MEMORY, 0},
     };
-    run_placements(p, tlsf_map, cases, COUNT(cases));
+    run_placements(p, &tlsf_map, cases, COUNT(cases));
 }
 
-static ma_allocator *fresh_256(uint32_t policy) {
-    return ctest_create(policy, 256, 1);
-}
+static const start_map fresh_256 = {256, NULL, 0};
 
 /* Buddy: a block of the smallest size whose part in the range holds a buddy block of the
    footprint, split down to the lowest (highest) such buddy block. */
@@ -275,9 +278,9 @@ static void buddy_ranges(const ctest_policy *p) {
         {100, 0, 255, TOP, 1, MA_OK, 0},  {129, 1, 256, 0, 1, MA_ERR_OUT_OF_MEMORY, 0},
         {1, 0, 256, TOP, 32, MA_OK, 224},
     };
-    run_placements(p, fresh_256, cases, COUNT(cases));
+    run_placements(p, &fresh_256, cases, COUNT(cases));
     ctest_case("ma_alloc_ex buddy maps");
-    ma_allocator *a = fresh_256(p->policy);
+    ma_allocator *a = make_map(p->policy, &fresh_256);
     if (!a) return;
     ma_request r = request(10, 100, 200, 0, 1);
     CHECK_SIZE(ALLOC_EX(a, &r), 112);
