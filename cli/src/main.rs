@@ -7,8 +7,11 @@
 //!   (`bench.rs`, workloads in `workload.rs`, charts in `plot.rs`).
 //! - `memalloc replay TRACE` replays a trace recorded by the preload library under every
 //!   policy (`replay.rs`; the format is read by `memalloc::trace`).
+//! - `memalloc map` draws an allocator's memory map as an SVG file, from a trace replayed
+//!   to a call or to its peak, or from a snapshot (`map.rs`).
 
 mod bench;
+mod map;
 mod plot;
 mod replay;
 mod workload;
@@ -102,6 +105,39 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Draw an allocator's memory map as an SVG file: extents by kind (allocated, shaded
+    /// by tag; free; padding), an address axis, the largest free block marked and the
+    /// fragmentation in the caption. The heap is a trace replayed under one policy up to a
+    /// call or its peak of live bytes, or a snapshot written by `MemoryAllocator::save`.
+    Map {
+        /// The trace file (`-` reads standard input); not with --snapshot.
+        #[arg(required_unless_present = "snapshot", conflicts_with = "snapshot")]
+        trace: Option<PathBuf>,
+        /// A snapshot file to draw instead of a trace.
+        #[arg(long, conflicts_with_all = ["policy", "step", "at", "pid", "capacity", "min_alignment"])]
+        snapshot: Option<PathBuf>,
+        /// The replay's policy.
+        #[arg(long, value_parser = parse_policy)]
+        policy: Option<Policy>,
+        /// Stop the replay after this many heap calls (0: the empty heap).
+        #[arg(long, conflicts_with = "at")]
+        step: Option<usize>,
+        /// Stop the replay at `peak` (the peak of live bytes) [default: peak].
+        #[arg(long, value_parser = ["peak"])]
+        at: Option<String>,
+        /// The replay's capacity (as replay's).
+        #[arg(long, value_parser = parse_capacity)]
+        capacity: Option<usize>,
+        /// The replay's minimum alignment [default: 16].
+        #[arg(long)]
+        min_alignment: Option<usize>,
+        /// The process to replay (as replay's).
+        #[arg(long)]
+        pid: Option<u64>,
+        /// The SVG file to write.
+        #[arg(long, short, default_value = "target/memalloc-map.svg")]
+        out: PathBuf,
     },
 }
 
@@ -342,6 +378,29 @@ fn main() -> ExitCode {
                         ExitCode::from(3)
                     }
                 })
+            })
+        }
+        Command::Map { trace, snapshot, policy, step, at: _, capacity, min_alignment, pid, out } => {
+            let source = match (snapshot, trace) {
+                (Some(path), _) => map::Source::Snapshot(path),
+                (None, trace) => map::Source::Trace {
+                    trace: trace.unwrap_or_else(|| PathBuf::from("-")),
+                    options: Options::new(capacity.unwrap_or(1 << 40))
+                        .policy(policy.unwrap_or(Policy::FirstFit))
+                        .min_alignment(min_alignment.unwrap_or(16)),
+                    pid,
+                    at: step.map_or(replay::Stop::Peak, replay::Stop::Call),
+                },
+            };
+            map::run(&map::Config { source, out }).and_then(|summary| {
+                emit(&format!(
+                    "wrote {}: {}; {} extents, {} drawn\n",
+                    summary.out.display(),
+                    summary.what,
+                    summary.extents,
+                    summary.drawn
+                ))?;
+                Ok(ExitCode::SUCCESS)
             })
         }
     };

@@ -32,6 +32,28 @@ fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
+/// The `i`-th series colour as (red, green, blue).
+pub fn rgb(i: usize) -> (u8, u8, u8) {
+    let c = color(i);
+    (c.0, c.1, c.2)
+}
+
+/// `text` escaped for SVG or HTML text and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A line chart with a logarithmic x axis: `lines` over `[x_min, x_max]`, y from 0.
 pub fn log_x_lines(
     path: &Path,
@@ -160,7 +182,7 @@ pub fn fraction_bars(path: &Path, title: &str, y_desc: &str, bars: &[(String, f6
 }
 
 /// `x` as a short count: 1000 -> "1k", 1e6 -> "1M"; fractions of a decade as plain numbers.
-fn count_label(x: f64) -> String {
+pub fn count_label(x: f64) -> String {
     let units = [(1e9, "G"), (1e6, "M"), (1e3, "k")];
     for (scale, unit) in units {
         if x >= scale {

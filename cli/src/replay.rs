@@ -295,6 +295,77 @@ pub fn run(config: &Config) -> Result<Report, Box<dyn StdError>> {
     })
 }
 
+/// Where `memalloc map` stops its replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// After this many heap calls (0: before the first).
+    Call(usize),
+    /// After the call at which the live sizes peaked (the first such call).
+    Peak,
+}
+
+/// Where a replay stopped: the process and the call.
+pub struct Stopped {
+    /// The process replayed.
+    pub pid: u64,
+    /// Calls replayed.
+    pub call: usize,
+    /// Of the process's calls.
+    pub calls: usize,
+    /// Whether `call` is the peak of live sizes.
+    pub peak: bool,
+}
+
+impl Stopped {
+    /// E.g. "after call 5 of 12 (the peak of live bytes)".
+    pub fn describe(&self) -> String {
+        let peak = if self.peak { " (the peak of live bytes)" } else { "" };
+        format!("after call {} of {}{peak}", self.call, self.calls)
+    }
+}
+
+/// The heap of a replay of `trace` (as `memalloc replay` replays it, process `pid` or the
+/// one with the most calls) stopped at `stop`.
+pub fn heap_at(
+    trace: &Path,
+    pid: Option<u64>,
+    options: Options,
+    stop: Stop,
+) -> Result<(MemoryAllocator, Stopped), Box<dyn StdError>> {
+    let loaded = load(trace, pid)?;
+    let heap = MemoryAllocator::with_options(options).map_err(|e| format!("cannot create the allocator: {e}"))?;
+    let calls = loaded.calls.len();
+    let call = match stop {
+        Stop::Call(n) if n > calls => {
+            return Err(format!(
+                "{}: --step {n} is past the end: process {} has {}",
+                trace.display(),
+                loaded.pid,
+                crate::plural(calls, "heap call")
+            )
+            .into());
+        }
+        Stop::Call(n) => n,
+        Stop::Peak => {
+            let mut replay = Replay::new(heap.clone(), loaded.forked_child);
+            let mut peak_call = 0;
+            for (i, record) in loaded.calls.iter().enumerate() {
+                let before = replay.peak_allocated;
+                replay.step(i + 1, record);
+                if replay.peak_allocated > before {
+                    peak_call = i + 1;
+                }
+            }
+            peak_call
+        }
+    };
+    let mut replay = Replay::new(heap, loaded.forked_child);
+    for (i, record) in loaded.calls.iter().take(call).enumerate() {
+        replay.step(i + 1, record);
+    }
+    Ok((replay.heap, Stopped { pid: loaded.pid, call, calls, peak: stop == Stop::Peak }))
+}
+
 /// What the replay holds for a trace address.
 #[derive(Debug, Clone, Copy)]
 enum Held {
