@@ -6,11 +6,13 @@
 //! - `memalloc bench` times every policy on a seeded churn and measures its fragmentation
 //!   (`bench.rs`, workloads in `workload.rs`, charts in `plot.rs`).
 //! - `memalloc replay TRACE` replays a trace recorded by the preload library under every
-//!   policy (`replay.rs`; the format is read by `memalloc::trace`).
+//!   policy (`replay.rs`; the format is read by `memalloc::trace`); `--html FILE` writes
+//!   a page with the chart and the memory maps over time (`html.rs`).
 //! - `memalloc map` draws an allocator's memory map as an SVG file, from a trace replayed
 //!   to a call or to its peak, or from a snapshot (`map.rs`).
 
 mod bench;
+mod html;
 mod map;
 mod plot;
 mod replay;
@@ -102,6 +104,10 @@ enum Command {
         /// Directory for the SVG chart.
         #[arg(long, default_value = "target/memalloc-replay")]
         out: PathBuf,
+        /// Also write one self-contained HTML page: the chart, and each policy's memory map
+        /// at any sampled call, chosen with a slider.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -349,7 +355,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Command::Replay { trace, policy, capacity, min_alignment, pid, samples, out, json } => {
+        Command::Replay { trace, policy, capacity, min_alignment, pid, samples, out, html, json } => {
             let config = replay::Config {
                 trace,
                 policies: policies_or_all(policy.into_iter().collect()),
@@ -358,6 +364,7 @@ fn main() -> ExitCode {
                 pid,
                 samples,
                 out,
+                html,
             };
             replay::run(&config).and_then(|report| {
                 if json {

@@ -347,3 +347,11 @@ pub fn svg(heap: &MemoryAllocator, what: &str) -> (String, usize, usize) {
     s.push_str("</svg>\n");
     (s, extents, drawn)
 }
+
+/// `replay --html`'s map encoding: the runs of `[0, end)`, extents narrower than
+/// `end / max_runs` merged (so at most about `2 * max_runs` runs), as a flat list of
+/// `size, code` pairs (the runs tile the range from 0, so starts are implied).
+pub fn encode(heap: &MemoryAllocator, end: usize, max_runs: usize) -> Vec<usize> {
+    let runs = runs(heap, end, end as f64 / max_runs.max(1) as f64);
+    runs.iter().flat_map(|r| [r.size, r.code as usize]).collect()
+}

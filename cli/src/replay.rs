@@ -58,6 +58,8 @@ pub struct Config {
     pub samples: usize,
     /// Where the chart goes.
     pub out: PathBuf,
+    /// Where to write the HTML page (chart and memory maps), if anywhere.
+    pub html: Option<PathBuf>,
 }
 
 /// The whole report, as `--json` prints it.
@@ -87,6 +89,9 @@ pub struct Report {
     pub policies: Vec<PolicyReport>,
     /// The fragmentation chart.
     pub plot: PathBuf,
+    /// The HTML page, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<PathBuf>,
 }
 
 /// A process image seen in the trace (a process that called `exec` has several, with the
@@ -131,7 +136,28 @@ pub struct PolicyReport {
     pub fragmentation: Vec<Sample>,
     /// The heap at the peak of the live sizes, and after a full compaction there.
     pub at_peak: AtPeak,
+    /// The memory maps at every few samples, for the HTML page (empty without one).
+    #[serde(skip)]
+    pub maps: Vec<MapSample>,
 }
+
+/// The memory map after a call, as `map::encode` encodes it up to the heap top.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapSample {
+    /// Heap calls done so far.
+    pub call: usize,
+    /// The heap top (the end of the encoded range).
+    pub top: usize,
+    /// The fragmentation there.
+    pub fragmentation: f64,
+    /// `size, code` pairs tiling `[0, top)`.
+    pub runs: Vec<usize>,
+}
+
+/// At most this many maps per policy in the HTML page.
+const MAX_MAPS: usize = 100;
+/// Each map of the HTML page merges its extents into about this many runs at most.
+pub const MAP_RUNS: usize = 300;
 
 /// The first call that failed in the replay.
 #[derive(Debug, Clone, Serialize)]
@@ -260,7 +286,7 @@ pub fn run(config: &Config) -> Result<Report, Box<dyn StdError>> {
     for &policy in &config.policies {
         let options = Options::new(config.capacity).policy(policy).min_alignment(config.min_alignment);
         let heap = MemoryAllocator::with_options(options).map_err(|e| format!("cannot create the allocator: {e}"))?;
-        policies.push(replay(heap, &loaded.calls, config.samples, loaded.forked_child));
+        policies.push(replay(heap, &loaded.calls, config.samples, loaded.forked_child, config.html.is_some()));
     }
     std::fs::create_dir_all(&config.out).map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
     let plot_path = config.out.join("fragmentation.svg");
@@ -279,6 +305,12 @@ pub fn run(config: &Config) -> Result<Report, Box<dyn StdError>> {
         &lines,
     )
     .map_err(|e| format!("cannot write {}: {e}", plot_path.display()))?;
+    if let Some(html) = &config.html {
+        let chart =
+            std::fs::read_to_string(&plot_path).map_err(|e| format!("cannot read {}: {e}", plot_path.display()))?;
+        let title = format!("memalloc replay: {name}, pid {}", loaded.pid);
+        crate::html::write(html, &title, &chart, &policies)?;
+    }
     Ok(Report {
         trace: config.trace.clone(),
         pid: loaded.pid,
@@ -291,6 +323,7 @@ pub fn run(config: &Config) -> Result<Report, Box<dyn StdError>> {
         capacity: config.capacity,
         min_alignment: config.min_alignment,
         policies,
+        html: config.html.clone(),
         plot: plot_path,
     })
 }
@@ -583,12 +616,19 @@ fn at_peak(heap: MemoryAllocator, calls: &[Record], peak: usize, forked_child: b
 
 /// Replays `calls` on `heap`, sampling the fragmentation about `samples` times;
 /// `forked_child` as [`Report::forked_child`].
-fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child: bool) -> PolicyReport {
+/// With `maps`, the memory map is encoded at every few samples (at most [`MAX_MAPS`]).
+fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child: bool, maps: bool) -> PolicyReport {
     let policy = heap.policy();
     let fresh = heap.clone();
     let mut replay = Replay::new(heap, forked_child);
     let every = calls.len().div_ceil(samples.max(1)).max(1);
     let mut points = vec![Sample { call: 0, fragmentation: 0.0 }];
+    // Samples are taken after call 0 and every `every` calls (and after the last one).
+    let map_every = (calls.len() / every + 2).div_ceil(MAX_MAPS).max(1);
+    let mut map_samples = Vec::new();
+    if maps {
+        map_samples.push(MapSample { call: 0, top: 0, fragmentation: 0.0, runs: Vec::new() });
+    }
     let mut elapsed = Duration::ZERO;
     let mut chunk_start = Instant::now();
     let mut peak_call = 0;
@@ -602,6 +642,11 @@ fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child:
         if call % every == 0 || call == calls.len() {
             elapsed += chunk_start.elapsed();
             points.push(Sample { call, fragmentation: replay.fragmentation() });
+            if maps && ((points.len() - 1) % map_every == 0 || call == calls.len()) {
+                let f = replay.heap.fragmentation();
+                let runs = crate::map::encode(&replay.heap, f.top, MAP_RUNS);
+                map_samples.push(MapSample { call, top: f.top, fragmentation: f.ratio(), runs });
+            }
             chunk_start = Instant::now();
         }
     }
@@ -623,6 +668,7 @@ fn replay(heap: MemoryAllocator, calls: &[Record], samples: usize, forked_child:
         final_fragmentation,
         fragmentation: points,
         at_peak,
+        maps: map_samples,
     }
 }
 
@@ -734,6 +780,9 @@ pub fn text(report: &Report) -> String {
         }
     }
     out.push_str(&format!("\nwrote {}\n", report.plot.display()));
+    if let Some(html) = &report.html {
+        out.push_str(&format!("wrote {}\n", html.display()));
+    }
     out
 }
 
