@@ -18,6 +18,8 @@ fn every_subcommand_exits_quietly_on_a_closed_pipe() {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipe-tests");
     let out = out.to_str().expect("a UTF-8 path");
     let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.trace");
+    let html = format!("{out}/replay.html");
+    let map = format!("{out}/map.svg");
     let bench = ["bench", "-q", "--live", "100", "--ops", "100", "--reps", "1", "--frag-capacity", "2^16"];
     let cases: Vec<Vec<&str>> = vec![
         vec!["demo"],
@@ -26,6 +28,8 @@ fn every_subcommand_exits_quietly_on_a_closed_pipe() {
         [&bench[..], &["--out", out, "--json"]].concat(),
         vec!["replay", trace, "--out", out],
         vec!["replay", trace, "--out", out, "--json"],
+        vec!["replay", trace, "--out", out, "--html", &html],
+        vec!["map", trace, "--out", &map],
         vec!["--help"],
         vec!["--version"],
     ];
