@@ -261,7 +261,10 @@ fn allocate_with_the_defaults_is_allocate_address_for_address() {
                     requested.free(addr, size).unwrap();
                 }
                 check(&requested);
-                assert_eq!(requested.blocks(), plain.blocks(), "{policy}, step {step}");
+                // The same extents; only the tags (shown in the map) differ.
+                let untagged: Vec<_> =
+                    requested.blocks().into_iter().map(|b| memalloc::Block { tag: 0, ..b }).collect();
+                assert_eq!(untagged, plain.blocks(), "{policy}, step {step}");
                 assert_eq!(requested.stats(), plain.stats(), "{policy}, step {step}");
             }
         }

@@ -209,6 +209,9 @@ pub struct Block {
     pub size: usize,
     /// What the extent holds.
     pub kind: BlockKind,
+    /// An allocation's tag (see [`MemoryAllocator::set_tag`]); 0 when untagged, and for
+    /// free space and padding.
+    pub tag: u64,
 }
 
 impl fmt::Display for Block {

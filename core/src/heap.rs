@@ -533,20 +533,20 @@ impl<I: Index> Heap<I> {
         let mut map = Vec::with_capacity(2 * self.live.len() + self.blocks.free_blocks() + 1);
         for (block, start) in self.blocks.walk() {
             if let Some(id) = block.as_free() {
-                map.push(Block { start, size: self.blocks.free(id).size, kind: BlockKind::Free });
+                map.push(Block { start, size: self.blocks.free(id).size, kind: BlockKind::Free, tag: 0 });
             } else if let Some(id) = block.as_used() {
                 let size = self.blocks.used(id).size;
-                map.push(Block { start, size, kind: BlockKind::Allocated });
+                map.push(Block { start, size, kind: BlockKind::Allocated, tag: self.attributes.get(id).tag });
                 let footprint = self.footprint(size).expect("a live allocation's footprint fits");
                 if footprint > size {
-                    map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding });
+                    map.push(Block { start: start + size, size: footprint - size, kind: BlockKind::Padding, tag: 0 });
                 }
             }
         }
         let end = map.last().map_or(0, |b| b.start + b.size);
         if end < self.capacity {
             // The tail below min_alignment that no aligned footprint can use.
-            map.push(Block { start: end, size: self.capacity - end, kind: BlockKind::Padding });
+            map.push(Block { start: end, size: self.capacity - end, kind: BlockKind::Padding, tag: 0 });
         }
         map
     }

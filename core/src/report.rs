@@ -55,6 +55,8 @@ struct Suballocation {
     offset: usize,
     size: usize,
     free: bool,
+    /// The allocation's tag, written as VMA writes an allocation's user data.
+    tag: u64,
 }
 
 impl MemoryAllocator {
@@ -82,7 +84,7 @@ impl MemoryAllocator {
     ///     "Allocations": <AllocationCount>,
     ///     "UnusedRanges": <UnusedRangeCount>,
     ///     "Suballocations": [
-    ///       {"Offset": <n>, "Type": "UNKNOWN" | "FREE", "Size": <n>},
+    ///       {"Offset": <n>, "Type": "UNKNOWN" | "FREE", "Size": <n>[, "CustomData": "0x<tag>"]},
     ///       ...
     ///     ]
     ///   }
@@ -97,7 +99,8 @@ impl MemoryAllocator {
     /// padding that follows it (alignment or buddy rounding), as VMA's buddy metadata
     /// reported its nodes. A free block is `"Type": "FREE"`; so is the tail shorter than
     /// `min_alignment` that no aligned footprint can use, when free space precedes it.
-    /// Under buddy, free blocks that are not buddies are listed separately, as
+    /// A tagged allocation carries its tag, in hexadecimal, as `CustomData`: where VMA
+    /// writes an allocation's user data. Under buddy, free blocks that are not buddies are listed separately, as
     /// [`MemoryAllocator::blocks`] gives them.
     ///
     /// ```
@@ -143,6 +146,7 @@ impl MemoryAllocator {
                     offset: block.start,
                     size: block.size,
                     free: kind != BlockKind::Allocated,
+                    tag: block.tag,
                 }),
             }
         }
@@ -176,9 +180,13 @@ impl MemoryAllocator {
             let separator = if i == 0 { "" } else { "," };
             let _ = write!(
                 out,
-                "{separator}\n      {{\"Offset\": {}, \"Type\": \"{kind}\", \"Size\": {}}}",
+                "{separator}\n      {{\"Offset\": {}, \"Type\": \"{kind}\", \"Size\": {}",
                 entry.offset, entry.size
             );
+            if entry.tag != 0 {
+                let _ = write!(out, ", \"CustomData\": \"0x{:x}\"", entry.tag);
+            }
+            out.push('}');
         }
         out.push_str("\n    ]\n  }\n}");
         out
@@ -190,6 +198,26 @@ mod tests {
     use serde_json::Value;
 
     use crate::{MemoryAllocator, Options, Policy};
+
+    #[test]
+    fn tags_show_as_custom_data_and_in_blocks() {
+        let mut heap = MemoryAllocator::new(100).unwrap();
+        let a = heap.allocate_with(&crate::Request::new(10).tag(0x2a)).unwrap();
+        let b = heap.allocate(10).unwrap();
+        assert_eq!(heap.blocks()[0].tag, 0x2a);
+        assert_eq!(heap.blocks()[1].tag, 0);
+        let json = parse(&heap);
+        let entries = json["Details"]["Suballocations"].as_array().unwrap();
+        assert_eq!(entries[0]["CustomData"], "0x2a");
+        assert!(entries[1].get("CustomData").is_none(), "untagged: no CustomData");
+        heap.set_tag(b, 7).unwrap();
+        heap.set_tag(a, 0).unwrap();
+        let json = parse(&heap);
+        let entries = json["Details"]["Suballocations"].as_array().unwrap();
+        assert!(entries[0].get("CustomData").is_none());
+        assert_eq!(entries[1]["CustomData"], "0x7");
+        assert_eq!(heap.blocks()[1].tag, 7);
+    }
 
     fn parse(heap: &MemoryAllocator) -> Value {
         serde_json::from_str(&heap.vma_json()).expect("vma_json is valid JSON")

@@ -68,7 +68,14 @@ pub fn blocks(model: &Model) -> Vec<Block> {
         models::ExtentKind::Allocated => BlockKind::Allocated,
         models::ExtentKind::Padding => BlockKind::Padding,
     };
-    model.blocks().into_iter().map(|e| Block { start: e.start, size: e.size, kind: kind(e.kind) }).collect()
+    model
+        .blocks()
+        .into_iter()
+        .map(|e| {
+            let tag = if e.kind == models::ExtentKind::Allocated { model.attrs(e.start).tag } else { 0 };
+            Block { start: e.start, size: e.size, kind: kind(e.kind), tag }
+        })
+        .collect()
 }
 
 /// The counters the model predicts.
@@ -86,17 +93,17 @@ pub fn stats(model: &Model) -> Stats {
 
 /// A free extent of the map.
 pub fn free_block(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Free }
+    Block { start, size, kind: BlockKind::Free, tag: 0 }
 }
 
 /// An allocated extent of the map.
 pub fn allocated(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Allocated }
+    Block { start, size, kind: BlockKind::Allocated, tag: 0 }
 }
 
 /// A padding extent of the map.
 pub fn padding(start: usize, size: usize) -> Block {
-    Block { start, size, kind: BlockKind::Padding }
+    Block { start, size, kind: BlockKind::Padding, tag: 0 }
 }
 
 /// Panics with the map when an invariant is broken; also checks the stats identity.
