@@ -401,11 +401,11 @@ fn main() -> ExitCode {
             };
             map::run(&map::Config { source, out }).and_then(|summary| {
                 emit(&format!(
-                    "wrote {}: {}; {} extents, {} drawn\n",
+                    "wrote {}: {}; {}, {} drawn\n",
                     summary.out.display(),
                     summary.what,
-                    summary.extents,
-                    summary.drawn
+                    plural(summary.extents, "extent"),
+                    plural(summary.drawn, "rectangle")
                 ))?;
                 Ok(ExitCode::SUCCESS)
             })

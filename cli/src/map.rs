@@ -149,9 +149,15 @@ pub fn runs(heap: &MemoryAllocator, end: usize, min_units: f64) -> Vec<Run> {
 }
 
 /// The end of the drawn range: the capacity when it is small next to the heap top (or
-/// small at all), else the top.
+/// small at all), else the top (the first 2^16 units of an empty heap).
 pub fn drawn_end(capacity: usize, top: usize) -> usize {
-    if capacity <= top.saturating_mul(2).max(1 << 16) { capacity } else { top.max(1) }
+    if capacity <= top.saturating_mul(2).max(1 << 16) {
+        capacity
+    } else if top == 0 {
+        1 << 16
+    } else {
+        top
+    }
 }
 
 /// Loads or replays the heap; returns it with a description.
@@ -219,7 +225,8 @@ pub fn svg(heap: &MemoryAllocator, what: &str) -> (String, usize, usize) {
     let _ = writeln!(s, r#"<text x="{LEFT}" y="24" font-size="18">Memory map: {}</text>"#, plot::escape(what));
     let _ = writeln!(
         s,
-        r##"<text x="{LEFT}" y="42" fill="#555">units [0, {end}) of capacity {capacity}, {per_row} units per row, {extents} extents</text>"##
+        r##"<text x="{LEFT}" y="42" fill="#555">units [0, {end}) of capacity {capacity}, {per_row} units per row, {}</text>"##,
+        crate::plural(extents, "extent")
     );
     // Rows: the address of each row's first unit, ticks above the bar.
     let ticks = 8;
@@ -323,19 +330,19 @@ pub fn svg(heap: &MemoryAllocator, what: &str) -> (String, usize, usize) {
         x += 36 + label.len() * 6;
     }
     let above = if end < capacity {
-        format!("; above the top, {} units free in one block (not drawn)", capacity - end)
+        format!("; above it, {} units free in one block (not drawn)", capacity - end)
     } else {
         String::new()
     };
     let _ = writeln!(
         s,
-        r#"<text class="caption" x="{LEFT}" y="{}">fragmentation {:.3} = 1 - largest {} / free {} below the top {} ({} holes){above}</text>"#,
+        r#"<text class="caption" x="{LEFT}" y="{}">fragmentation {:.3} = 1 - largest {} / free {} below the top {} ({}){above}</text>"#,
         legend_y + 24,
         frag.ratio(),
         frag.largest,
         frag.free,
         frag.top,
-        frag.holes
+        crate::plural(frag.holes, "hole")
     );
     if runs.iter().any(|r| r.extents > 1) {
         let _ = writeln!(

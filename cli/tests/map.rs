@@ -76,7 +76,13 @@ fn the_sample_at_its_peak_has_the_extents_worked_by_hand() {
     assert_eq!(rects(&svg), expected);
     assert!(svg.contains("after call 5 of 12 (the peak of live bytes), policy first-fit"), "{svg}");
     assert!(svg.contains("largest free: 32+112"), "{svg}");
-    assert!(svg.contains("fragmentation 0.125 = 1 - largest 112 / free 128 below the top 416 (2 holes)"), "{svg}");
+    assert!(
+        svg.contains(
+            "fragmentation 0.125 = 1 - largest 112 / free 128 below the top 416 (2 holes); \
+             above it, 1099511627360 units free in one block (not drawn)"
+        ),
+        "{svg}"
+    );
     // The row's first address and the offset ticks.
     assert!(svg.contains(r#"text-anchor="end">0</text>"#), "{svg}");
     assert!(svg.contains(">+208</text>"), "{svg}");
@@ -98,6 +104,14 @@ fn a_step_and_a_policy_choose_the_heap() {
     assert!(svg.contains("after call 2 of 12, policy best-fit"), "{svg}");
     assert!(svg.contains("fragmentation 0.000"), "{svg}");
     assert!(!svg.contains("largest free:"), "{svg}");
+}
+
+#[test]
+fn the_empty_heap_shows_its_first_units() {
+    let svg = map("empty", &[&data("sample.trace"), "--step", "0"]);
+    assert_eq!(rects(&svg), [("free".to_string(), 0, 1 << 16)]);
+    assert!(svg.contains("units [0, 65536) of capacity 1099511627776, 65536 units per row, 1 extent<"), "{svg}");
+    assert!(svg.contains("fragmentation 0.000 = 1 - largest 0 / free 0 below the top 0 (0 holes)"), "{svg}");
 }
 
 #[test]
@@ -127,7 +141,7 @@ fn a_snapshot_draws_its_tags() {
     assert!(svg.contains("snapshot heap.snap, policy best-fit"), "{svg}");
     // The whole capacity is drawn (small): free 100 below the top 350, one hole.
     assert!(svg.contains("units [0, 1000) of capacity 1000"), "{svg}");
-    assert!(svg.contains("fragmentation 0.000 = 1 - largest 100 / free 100 below the top 350 (1 holes)"), "{svg}");
+    assert!(svg.contains("fragmentation 0.000 = 1 - largest 100 / free 100 below the top 350 (1 hole)"), "{svg}");
     assert!(svg.contains("largest free: 0+100"), "{svg}");
 }
 
