@@ -1,5 +1,5 @@
 //! The heap: one large reserved region of real memory whose offsets a memalloc
-//! [`MemoryAllocator`] manages, behind one [`SpinLock`]; its start, fork handlers, and the
+//! [`MemoryAllocator`] manages, behind one [`Lock`]; its start, fork handlers, and the
 //! exit summary.
 //!
 //! - **Region.** One `mmap` of 64 GiB (`PROT_READ | PROT_WRITE`, private, anonymous,
@@ -33,7 +33,7 @@ use memalloc_core::{Error, MemoryAllocator, Options, Policy};
 
 use crate::config::Config;
 use crate::diag::{self, StackText};
-use crate::lock::{SpinGuard, SpinLock};
+use crate::lock::{Lock, LockGuard};
 use crate::meta;
 use crate::release::Release;
 use crate::trace::{Field, Trace};
@@ -114,7 +114,7 @@ pub(crate) struct Heap {
 }
 
 /// The heap; `None` until the first call.
-static HEAP: SpinLock<Option<Heap>> = SpinLock::new(None);
+static HEAP: Lock<Option<Heap>> = Lock::new(None);
 /// Whether the panic hook was installed.
 static HOOKED: AtomicBool = AtomicBool::new(false);
 /// Whether the fork handlers were registered.
@@ -125,7 +125,7 @@ static FORK_HANDLERS: AtomicBool = AtomicBool::new(false);
 /// the trace) may change `errno`, and a call that succeeds must not. A call that fails
 /// sets its `errno` after dropping the guard.
 pub(crate) struct HeapGuard {
-    guard: SpinGuard<'static, Option<Heap>>,
+    guard: LockGuard<'static, Option<Heap>>,
     errno: libc::c_int,
 }
 
@@ -447,7 +447,7 @@ impl Heap {
 /// consistent structures; mark the fork point in the trace.
 extern "C" fn before_fork() {
     let errno = diag::errno();
-    HEAP.acquire();
+    HEAP.lock_raw();
     meta::lock_for_fork();
     // SAFETY: this thread holds the heap lock, until the parent or child handler runs.
     if let Some(heap) = unsafe { HEAP.value_while_held() }
@@ -466,7 +466,7 @@ extern "C" fn after_fork_parent() {
     // SAFETY: before_fork took both locks in this thread, and no guard exists for them.
     unsafe {
         meta::unlock_after_fork();
-        HEAP.release();
+        HEAP.unlock_raw();
     }
 }
 
@@ -482,7 +482,7 @@ extern "C" fn after_fork_child() {
     // SAFETY: as above, both locks are held by this thread with no guard.
     unsafe {
         meta::unlock_after_fork();
-        HEAP.release();
+        HEAP.unlock_raw();
     }
 }
 

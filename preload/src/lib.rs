@@ -13,7 +13,7 @@
 //! | `heap.rs` | the region, the core allocator over it, start, fork handlers, exit summary |
 //! | `release.rs` | live bytes per 64 KiB chunk; `madvise(MADV_DONTNEED)` of empty chunks |
 //! | `meta.rs` | the `#[global_allocator]` for the library's own Rust heap (mmap only) |
-//! | `lock.rs` | the spin lock that never allocates |
+//! | `lock.rs` | the futex lock that never allocates and sleeps when contended |
 //! | `trace.rs` | `MEMALLOC_TRACE` (format: `docs/PRELOAD.md`) |
 //! | `config.rs` | the environment variables |
 //! | `diag.rs` | stderr lines without allocation, the panic hook |

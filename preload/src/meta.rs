@@ -10,14 +10,14 @@
 //! - Large requests are their own `mmap`, unmapped on free and grown with `mremap`, so a
 //!   `Vec` that doubles costs no copy.
 //!
-//! One [`SpinLock`] guards the lists; it is taken after the heap lock when both are held
+//! One [`Lock`] guards the lists; it is taken after the heap lock when both are held
 //! (lock order: heap, then metadata), including by the fork handlers.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::lock::SpinLock;
+use crate::lock::Lock;
 
 /// The smallest size class, in bytes: room for the free-list link, and malloc's alignment.
 const MIN_CLASS_SHIFT: u32 = 4;
@@ -44,7 +44,7 @@ struct Pools {
     end: usize,
 }
 
-static POOLS: SpinLock<Pools> = SpinLock::new(Pools { free: [0; CLASSES], bump: 0, end: 0 });
+static POOLS: Lock<Pools> = Lock::new(Pools { free: [0; CLASSES], bump: 0, end: 0 });
 
 /// Bytes mapped by this module now: the metadata's cost, for the exit summary.
 static MAPPED: AtomicUsize = AtomicUsize::new(0);
@@ -56,7 +56,7 @@ pub(crate) fn mapped_bytes() -> usize {
 
 /// Takes the metadata lock before `fork` (after the heap lock).
 pub(crate) fn lock_for_fork() {
-    POOLS.acquire();
+    POOLS.lock_raw();
 }
 
 /// Releases the metadata lock after `fork`, in the parent and in the child.
@@ -64,8 +64,8 @@ pub(crate) fn lock_for_fork() {
 /// # Safety
 /// Only after [`lock_for_fork`], by the thread that forked.
 pub(crate) unsafe fn unlock_after_fork() {
-    // SAFETY: the prepare handler took the lock with `acquire` (forwarded contract).
-    unsafe { POOLS.release() };
+    // SAFETY: the prepare handler took the lock with `lock_raw` (forwarded contract).
+    unsafe { POOLS.unlock_raw() };
 }
 
 /// The size class of `layout`, or `None` when it is mapped directly.
