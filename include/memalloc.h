@@ -17,9 +17,9 @@
 
 /* The version of this header; ma_version() returns the library's as "MAJOR.MINOR.PATCH". */
 #define MA_VERSION_MAJOR 0
-#define MA_VERSION_MINOR 1
+#define MA_VERSION_MINOR 2
 #define MA_VERSION_PATCH 0
-#define MA_VERSION_STRING "0.1.0"
+#define MA_VERSION_STRING "0.2.0"
 
 /**
  * `ma_request.flags`: take the highest address that fits, not the lowest.

@@ -45,11 +45,11 @@ for program in demo_shared demo_static; do
     "$work/build/$program" | grep -qF "$expected" || fail "$program did not print the worked example"
 done
 "$work/build/raii_static" | grep -qx "all freed: \[Free(0-99)\]" || fail "raii_static failed"
-readelf -d "$work/build/demo_shared" | grep -q "NEEDED.*\[libmemalloc.so.0.1\]" || fail "demo_shared does not need libmemalloc.so.0.1"
+readelf -d "$work/build/demo_shared" | grep -q "NEEDED.*\[libmemalloc.so.0.2\]" || fail "demo_shared does not need libmemalloc.so.0.2"
 if readelf -d "$work/build/demo_static" | grep -q "libmemalloc"; then
     fail "demo_static needs libmemalloc.so"
 fi
-ldd "$work/build/demo_shared" | grep -qF "$prefix/lib/libmemalloc.so.0.1" || fail "demo_shared does not find the installed library"
+ldd "$work/build/demo_shared" | grep -qF "$prefix/lib/libmemalloc.so.0.2" || fail "demo_shared does not find the installed library"
 echo "demo_shared, demo_static and raii_static run"
 
 echo "== find_package's version check"

@@ -7,7 +7,7 @@
 #   PREFIX/lib/cmake/memalloc/memallocConfig.cmake, memallocConfigVersion.cmake
 #   PREFIX/share/memalloc/install_manifest.txt    (what scripts/uninstall.sh removes)
 # so that `cc app.c $(pkg-config --cflags --libs memalloc)` works, and in CMake
-#   find_package(memalloc 0.1 REQUIRED)
+#   find_package(memalloc 0.2 REQUIRED)
 #   target_link_libraries(app PRIVATE memalloc::memalloc)          # libmemalloc.so
 #   target_link_libraries(app PRIVATE memalloc::memalloc_static)   # libmemalloc.a
 # The libraries are installed stripped of debug information (the release profile keeps
@@ -118,7 +118,7 @@ CMAKE
 installed+=(lib/cmake/memalloc/memallocConfig.cmake)
 
 # Compatibility as for the SONAME: the same major version, and below 1.0 the same minor
-# (find_package(memalloc 0.1) accepts 0.1.x at or above the request, not 0.2 or 1.0).
+# (find_package(memalloc 0.2) accepts 0.2.x at or above the request, not 0.3 or 1.0).
 cat > "$dest/lib/cmake/memalloc/memallocConfigVersion.cmake" <<CMAKE
 set(PACKAGE_VERSION "$version")
 if(NOT PACKAGE_FIND_VERSION)

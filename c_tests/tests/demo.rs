@@ -1,7 +1,7 @@
 //! `examples/demo.c`, built the way a user builds it: with the system C compiler (`cc`,
 //! or `$CC`), `-std=c11 -Wall -Wextra -Werror -pedantic`, against the static library
 //! `libmemalloc.a` and, separately, against the shared library installed as
-//! `libmemalloc.so.0.1` plus a `libmemalloc.so` link; both programs must run and print
+//! `libmemalloc.so.0.2` plus a `libmemalloc.so` link; both programs must run and print
 //! the worked example's final map.
 //!
 //! The libraries are the ones cargo built for this test run: `memalloc` is a dependency

@@ -37,7 +37,7 @@ __all__ = [
 __all__ += errors.__all__
 
 #: The version of this package (and of the library it was built with).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def version() -> str:

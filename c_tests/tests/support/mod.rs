@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The SONAME the top-level build.rs gives the shared library (`0.MINOR` below 1.0).
-pub const SONAME: &str = "libmemalloc.so.0.1";
+pub const SONAME: &str = "libmemalloc.so.0.2";
 
 /// The workspace root: the parent of this crate.
 pub fn workspace_root() -> PathBuf {
