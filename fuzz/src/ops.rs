@@ -88,6 +88,9 @@ enum Class {
     TopDown,
     /// A capacity change that grew the range.
     Grown,
+    /// A capacity change refused although the capacity holds the last allocation's size:
+    /// its padding is in the way.
+    OccupiedByPadding,
     Err(Error),
 }
 
@@ -107,6 +110,7 @@ impl Class {
             Class::Moved => "Ok (moved)".into(),
             Class::TopDown => "Ok (top-down)".into(),
             Class::Grown => "Ok (grown)".into(),
+            Class::OccupiedByPadding => "Occupied (padding)".into(),
             Class::Err(e) => format!("{e:?}"),
         }
     }
@@ -288,9 +292,11 @@ fn apply(
         Op::SetCapacity(new) => {
             let new = new.resolve(capacity, live_end(&live, options.policy, options.min_alignment));
             let got = heap.set_capacity(new);
+            let sizes_end = live.last().map_or(0, |&(start, size)| start + size);
             let class = match got {
                 Ok(()) if new > capacity => Class::Grown,
                 Ok(()) if new < capacity => Class::Shrunk,
+                Err(Error::Occupied) if new >= sizes_end => Class::OccupiedByPadding,
                 _ => Class::of(&got),
             };
             ("set_capacity", model.set_capacity(new, got).map(|()| class))
