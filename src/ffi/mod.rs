@@ -300,7 +300,8 @@ pub unsafe extern "C" fn ma_alloc_at(a: *mut ma_allocator, addr: usize, size: us
 /// where they are: growing adds free space (merged with a free block at the old end),
 /// shrinking removes free space. Afterwards the map, the stats and every later call are
 /// those of an allocator created with `new_capacity` and given the same allocations, in
-/// address order, by `ma_alloc_at` (buddy re-tiles its top-level blocks so).
+/// address order, by `ma_alloc_at`, each keeping its tag, pin and requested alignment (buddy
+/// re-tiles its top-level blocks so).
 ///
 /// Checks, first failing wins: `a` NULL -> `MA_ERR_NULL_POINTER`; `new_capacity` 0 ->
 /// `MA_ERR_INVALID_ARGUMENT`; a live allocation's footprint ends beyond `new_capacity`
