@@ -8,22 +8,12 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{TempDir, library_dir, workspace_root};
+use support::{TempDir, build_example, readme_block_after};
 
 /// Builds `examples/NAME.c` into `dir` and returns the executable.
 fn build(name: &str, dir: &Path) -> PathBuf {
     let exe = dir.join(name);
-    let root = workspace_root();
-    let build = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
-        .arg(root.join("include"))
-        .arg(root.join(format!("examples/{name}.c")))
-        .arg(library_dir().join("libmemalloc.a"))
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("cc runs");
-    assert!(build.status.success(), "cc failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    build_example("cc", "c11", &format!("examples/{name}.c"), &exe);
     exe
 }
 
@@ -41,10 +31,7 @@ fn compaction_keeps_every_record_and_makes_room() {
     assert!(out.contains("25 of 25 records intact"), "{out}");
     assert!(out.contains("record 20 (pinned) still at 1254"), "{out}");
     assert!(out.contains("ma_alloc(800): success"), "room after compaction:\n{out}");
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
-    let marker = "compacts in rounds of at most 8 moves (record 20 is pinned); it prints:";
-    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
-    let block = after.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("a text block follows");
+    let block = readme_block_after("compacts in rounds of at most 8 moves (record 20 is pinned); it prints:");
     assert_eq!(block, String::from_utf8_lossy(&run.stdout), "README.md's copy of the example's output is stale");
 }
 
@@ -81,17 +68,7 @@ fn a_heap_in_a_file_reopens_with_every_allocation_where_it_was() {
 fn the_cpp_wrapper_tags_compacts_saves_and_loads() {
     let tmp = TempDir::new("cpp-snapshot");
     let exe = tmp.0.join("snapshot");
-    let root = workspace_root();
-    let build = Command::new("c++")
-        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
-        .arg(root.join("include"))
-        .arg(root.join("examples/cpp/snapshot.cpp"))
-        .arg(library_dir().join("libmemalloc.a"))
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("c++ runs");
-    assert!(build.status.success(), "c++ failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    build_example("c++", "c++17", "examples/cpp/snapshot.cpp", &exe);
     let run = Command::new(&exe).output().expect("the example runs");
     let out = text(&run);
     assert!(run.status.success(), "the example failed:\n{out}");

@@ -46,3 +46,27 @@ impl Drop for TempDir {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
+
+/// Compiles the example `source` (relative to the workspace root) with `compiler` in
+/// language standard `std`, strict warnings as errors, against the static library, into
+/// `exe`; panics with the compiler's output when that fails.
+pub fn build_example(compiler: &str, std: &str, source: &str, exe: &Path) {
+    let root = workspace_root();
+    let build = std::process::Command::new(compiler)
+        .args([&format!("-std={std}"), "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(root.join("include"))
+        .arg(root.join(source))
+        .arg(library_dir().join("libmemalloc.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(exe)
+        .output()
+        .unwrap_or_else(|e| panic!("{compiler} runs: {e}"));
+    assert!(build.status.success(), "{compiler} failed on {source}:\n{}", String::from_utf8_lossy(&build.stderr));
+}
+
+/// The README's copy of an example's output: the first ```text block after `marker`.
+pub fn readme_block_after(marker: &str) -> String {
+    let readme = fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
+    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
+    after.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("a text block follows").to_string()
+}
