@@ -1,30 +1,39 @@
-//! The heap-trace format: written by the preload library (`MEMALLOC_TRACE=FILE`), read by
-//! `memalloc replay`. This file holds the reader; the specification is `docs/PRELOAD.md`
-//! and the writer is `preload/src/trace.rs`.
+//! The heap-trace format, defined here once: written by the preload library
+//! (`MEMALLOC_TRACE=FILE`, with [`write_event`] and [`write_comment`]), read by
+//! `memalloc replay` (with [`Reader`]). `docs/PRELOAD.md` says when the preload writes
+//! what; the lines themselves are the table below.
 //!
 //! A trace is text, one heap call per line: an operation letter, then decimal fields
-//! separated by spaces. A size is in bytes; an address is an offset into the traced
-//! process's heap; a failed call (NULL returned) has `-` in place of its result address.
+//! separated by one space. A size is in bytes; an address is the block's offset into the
+//! traced process's heap (offsets identify blocks; a replayer maps them to its own); a
+//! failed call (it returned NULL or an error) has `-` in place of its result address.
 //!
 //! | line | call |
 //! |---|---|
-//! | `P <pid> <ppid>` | starts a block written by process `pid` (child of `ppid`) |
-//! | `m <size> <addr>` | `malloc(size)`, also `realloc(NULL, size)` and `reallocarray(NULL, n, s)` |
-//! | `c <count> <size> <addr>` | `calloc(count, size)` |
-//! | `r <old> <size> <addr>` | `realloc(old, size)` or `reallocarray` with `size > 0`: the block at `old` now lives at `addr` |
-//! | `a <align> <size> <addr>` | `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`; `align` is the alignment used |
+//! | `P <pid> <ppid>` | starts a block written by process `pid` (child of `ppid`): the lines that follow, up to the next `P` line, are that process's |
+//! | `S` | this process image's heap starts empty here: the program started, or the process called `exec` (which keeps its pid); the first line after the image's first `P` line |
+//! | `m <size> <addr>` | `malloc(size)`, also `realloc(NULL, size)` and `reallocarray(NULL, n, s)` (size = n·s) |
+//! | `c <count> <size> <addr>` | `calloc(count, size)` (an overflowing `count · size` fails: `-`) |
+//! | `r <old> <size> <addr>` | `realloc(old, size)` or `reallocarray` with `size > 0`: the block at `old` now is `size` bytes at `addr` (the same offset when resized in place); `-`: it failed and `old` is unchanged |
+//! | `a <align> <size> <addr>` | `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`; `align` is the effective alignment, a power of two (at least the heap's own, 16; the page size for `valloc` and `pvalloc`, whose size is already rounded to pages) |
 //! | `f <addr>` | `free(addr)`, also `realloc(addr, 0)` |
 //! | `F` | the process is about to `fork` |
+//! | `# <text>` | a comment, skipped by the reader; the writer may emit them, e.g. a line naming the preload's mode (`# memalloc mode fast ...`) |
 //!
 //! Several processes may append blocks to one file; every block starts with its `P` line,
-//! so a trace's first line is a `P` line. A `free` does not repeat the size, nor a
-//! `realloc` the old size: a reader knows them from the call that returned the address.
-//! Besides what the writer produces, the reader accepts blank lines and comment lines
-//! starting with `#`, for hand-written traces. Leading and trailing blanks (a `\r` too) and
-//! runs of blanks between fields are accepted.
+//! so a trace's first event is a `P` line. A `free` does not repeat the size, nor a
+//! `realloc` the old size: a reader knows them from the call that returned the address. A
+//! process image that begins with `S` starts from an empty heap; a forked child (no `S`;
+//! its `P` lines name as `ppid` a process of the same trace that has `F` lines) starts
+//! from a copy of its parent's heap at one of those `F` lines.
+//!
+//! The writer's lines are at most [`MAX_EVENT_LINE`] bytes (a comment at most
+//! [`MAX_LINE`] and its newline) and pure ASCII. Besides what the writer produces, the
+//! reader accepts blank lines, and leading and trailing blanks (a `\r` too) and runs of
+//! blanks between fields, for hand-written traces.
 //!
 //! ```
-//! use memalloc_core::trace::{Event, Reader};
+//! use memalloc_core::trace::{Event, MAX_EVENT_LINE, Reader, write_event};
 //!
 //! let text = "P 7 1\nm 24 0\nr 0 100 32\nf 32\nm 99999999 -\n";
 //! let events: Vec<Event> = Reader::new(text.as_bytes()).map(|r| r.unwrap().event).collect();
@@ -33,6 +42,11 @@
 //!
 //! let error = Reader::new("P 7 1\nm 24\n".as_bytes()).find_map(Result::err).unwrap();
 //! assert_eq!(error.to_string(), "line 2: `m` (malloc) takes 2 fields (size, address), found 1");
+//!
+//! // Writing allocates nothing: a line goes into a buffer the caller owns.
+//! let mut line = [0u8; MAX_EVENT_LINE];
+//! let len = write_event(&Event::Calloc { count: 4, size: 8, addr: None }, &mut line);
+//! assert_eq!(&line[..len], b"c 4 8 -\n");
 //! ```
 
 #![forbid(unsafe_code)]
@@ -40,8 +54,12 @@
 use std::fmt;
 use std::io::{BufRead, Read};
 
-/// The longest line accepted, in bytes (the writer's lines are at most 128).
+/// The longest line the reader accepts, in bytes, its newline not counted.
 pub const MAX_LINE: usize = 4096;
+
+/// The longest line [`write_event`] writes, its newline included: an operation letter and
+/// at most three fields of at most 20 digits (`u64::MAX`), each after a space.
+pub const MAX_EVENT_LINE: usize = 1 + 3 * (1 + 20) + 1;
 
 /// One line of a trace: a heap call or a marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,26 +149,98 @@ impl Event {
 }
 
 impl fmt::Display for Event {
-    /// The line as the writer formats it (without the newline).
+    /// The line as [`write_event`] writes it, without the newline.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Addr(Option<usize>);
-        impl fmt::Display for Addr {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.0 {
-                    Some(addr) => write!(f, "{addr}"),
-                    None => f.write_str("-"),
-                }
-            }
+        let mut line = [0u8; MAX_EVENT_LINE];
+        let len = write_event(self, &mut line);
+        f.write_str(std::str::from_utf8(&line[..len - 1]).expect("a written line is ASCII"))
+    }
+}
+
+/// Writes `event` at the start of `out` as its line of the format (see the [module
+/// documentation](self)), newline included, and returns the line's length: at most
+/// [`MAX_EVENT_LINE`]. Allocates nothing, so that the preload library can call it inside
+/// `malloc`.
+///
+/// # Panics
+/// If `out` is shorter than the line; never when it holds [`MAX_EVENT_LINE`] bytes.
+pub fn write_event(event: &Event, out: &mut [u8]) -> usize {
+    let mut line = LineWriter { out, len: 0 };
+    match *event {
+        Event::Process { pid, ppid } => line.op(b'P').number(pid).number(ppid),
+        Event::Start => line.op(b'S'),
+        Event::Malloc { size, addr } => line.op(b'm').number(size as u64).result(addr),
+        Event::Calloc { count, size, addr } => line.op(b'c').number(count as u64).number(size as u64).result(addr),
+        Event::Realloc { old, size, addr } => line.op(b'r').number(old as u64).number(size as u64).result(addr),
+        Event::Aligned { align, size, addr } => line.op(b'a').number(align as u64).number(size as u64).result(addr),
+        Event::Free { addr } => line.op(b'f').number(addr as u64),
+        Event::Fork => line.op(b'F'),
+    };
+    line.bytes(b"\n").len
+}
+
+/// Writes the comment line `# <text>` at the start of `out`, newline included, and returns
+/// its length. Every byte of `text` that is not printable ASCII (a line break, a control
+/// character, a byte of a multi-byte character) is written as `?`, so the comment stays
+/// one line that the reader accepts; `text` is cut to fit in `out` and in [`MAX_LINE`].
+/// Allocates nothing, as [`write_event`].
+///
+/// # Panics
+/// If `out` is shorter than 3 bytes (`#`, a space and the newline).
+pub fn write_comment(text: &[u8], out: &mut [u8]) -> usize {
+    let room = out.len().checked_sub(3).expect("room for a comment line").min(MAX_LINE - 2);
+    let mut line = LineWriter { out, len: 0 };
+    line.bytes(b"# ");
+    for &byte in &text[..text.len().min(room)] {
+        line.bytes(&[if byte == b' ' || byte.is_ascii_graphic() { byte } else { b'?' }]);
+    }
+    line.bytes(b"\n").len
+}
+
+/// Writes `n` in decimal at the end of `digits` and returns the digits: the form of every
+/// number in a trace, without allocating (the preload library also names its trace file
+/// with it).
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
         }
-        match *self {
-            Event::Process { pid, ppid } => write!(f, "P {pid} {ppid}"),
-            Event::Malloc { size, addr } => write!(f, "m {size} {}", Addr(addr)),
-            Event::Calloc { count, size, addr } => write!(f, "c {count} {size} {}", Addr(addr)),
-            Event::Realloc { old, size, addr } => write!(f, "r {old} {size} {}", Addr(addr)),
-            Event::Aligned { align, size, addr } => write!(f, "a {align} {size} {}", Addr(addr)),
-            Event::Free { addr } => write!(f, "f {addr}"),
-            Event::Fork => f.write_str("F"),
-            Event::Start => f.write_str("S"),
+    }
+}
+
+/// A line being written into a caller's buffer.
+struct LineWriter<'a> {
+    out: &'a mut [u8],
+    /// Bytes of `out` written.
+    len: usize,
+}
+
+impl LineWriter<'_> {
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        self.out[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        self
+    }
+
+    fn op(&mut self, letter: u8) -> &mut Self {
+        self.bytes(&[letter])
+    }
+
+    /// A field: a space, then `n` in decimal.
+    fn number(&mut self, n: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        self.bytes(b" ").bytes(decimal(n, &mut digits))
+    }
+
+    /// A call's result: its address, or `-` when it failed.
+    fn result(&mut self, addr: Option<usize>) -> &mut Self {
+        match addr {
+            Some(addr) => self.number(addr as u64),
+            None => self.bytes(b" -"),
         }
     }
 }
@@ -405,6 +495,132 @@ mod tests {
         for line in ["P 7 1", "m 24 0", "m 5 -", "c 4 8 32", "r 32 200 -", "a 64 10 192", "f 0", "F", "S"] {
             assert_eq!(one(line).unwrap().unwrap().to_string(), line);
         }
+    }
+
+    /// Every event, as proptest draws it: any numbers, any alignment that is a power of two,
+    /// results present or `-`.
+    fn any_event() -> impl proptest::strategy::Strategy<Value = Event> {
+        use proptest::prelude::*;
+        let result = || proptest::option::of(any::<usize>());
+        prop_oneof![
+            any::<(u64, u64)>().prop_map(|(pid, ppid)| Event::Process { pid, ppid }),
+            Just(Event::Start),
+            (any::<usize>(), result()).prop_map(|(size, addr)| Event::Malloc { size, addr }),
+            (any::<(usize, usize)>(), result()).prop_map(|((count, size), addr)| Event::Calloc { count, size, addr }),
+            (any::<(usize, usize)>(), result()).prop_map(|((old, size), addr)| Event::Realloc { old, size, addr }),
+            (0..usize::BITS, any::<usize>(), result()).prop_map(|(shift, size, addr)| Event::Aligned {
+                align: 1 << shift,
+                size,
+                addr
+            }),
+            any::<usize>().prop_map(|addr| Event::Free { addr }),
+            Just(Event::Fork),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 2000 }))]
+
+        /// Every event written is read back as itself, on a line of at most
+        /// `MAX_EVENT_LINE` bytes that ends with its one newline.
+        #[test]
+        fn every_event_written_reads_back_as_itself(event in any_event()) {
+            let mut line = [0u8; MAX_EVENT_LINE];
+            let len = write_event(&event, &mut line);
+            proptest::prop_assert!(line[..len].ends_with(b"\n") && !line[..len - 1].contains(&b'\n'));
+            let text = std::str::from_utf8(&line[..len - 1]).unwrap();
+            proptest::prop_assert_eq!(parse_line(text), Ok(Some(event)));
+            proptest::prop_assert_eq!(event.to_string(), text);
+        }
+
+        /// A whole trace written line after line, comments between the events, reads back
+        /// as the events written, each numbered with its line.
+        #[test]
+        fn a_written_trace_reads_back_as_its_events(
+            events in proptest::collection::vec(any_event(), 0..40),
+            comments in proptest::collection::vec(proptest::prelude::any::<Vec<u8>>(), 0..5),
+        ) {
+            let mut events = events;
+            events.insert(0, Event::Process { pid: 7, ppid: 1 });
+            let (mut text, mut lines, mut buf) = (Vec::new(), Vec::new(), [0u8; 300]);
+            for (i, event) in events.iter().enumerate() {
+                if let Some(comment) = comments.get(i) {
+                    let len = write_comment(comment, &mut buf);
+                    text.extend_from_slice(&buf[..len]);
+                }
+                let len = write_event(event, &mut buf);
+                text.extend_from_slice(&buf[..len]);
+                lines.push(text.iter().filter(|&&b| b == b'\n').count());
+            }
+            let read: Vec<Record> = Reader::new(text.as_slice()).collect::<Result<_, _>>().unwrap();
+            let written: Vec<Record> = events.iter().zip(lines).map(|(&event, line)| Record { line, event }).collect();
+            proptest::prop_assert_eq!(read, written);
+        }
+    }
+
+    #[test]
+    fn the_longest_event_line_is_max_event_line() {
+        let mut line = [0u8; MAX_EVENT_LINE];
+        let max = usize::MAX;
+        for event in [
+            Event::Calloc { count: max, size: max, addr: Some(max) },
+            Event::Realloc { old: max, size: max, addr: Some(max) },
+        ] {
+            assert_eq!(write_event(&event, &mut line), MAX_EVENT_LINE, "{event}");
+        }
+        assert!(write_event(&Event::Process { pid: u64::MAX, ppid: u64::MAX }, &mut line) < MAX_EVENT_LINE);
+    }
+
+    #[test]
+    fn comments_stay_one_ascii_line_the_reader_skips() {
+        let mut buf = vec![0u8; MAX_LINE + 100];
+        let len = write_comment(b"memalloc mode fast", &mut buf);
+        assert_eq!(&buf[..len], b"# memalloc mode fast\n");
+        let len = write_comment("two\nlines\r\tand \u{e9}".as_bytes(), &mut buf);
+        assert_eq!(&buf[..len], b"# two?lines??and ??\n");
+        assert_eq!(parse_line(std::str::from_utf8(&buf[..len - 1]).unwrap()), Ok(None));
+        // Cut to the reader's limit, and to the room given.
+        let len = write_comment(&[b'x'; MAX_LINE * 2], &mut buf);
+        assert_eq!(len, MAX_LINE + 1);
+        assert_eq!(parse_str(&format!("P 1 0\n{}", std::str::from_utf8(&buf[..len]).unwrap())).unwrap().len(), 1);
+        assert_eq!(write_comment(b"abc", &mut buf[..5]), 5);
+        assert_eq!(&buf[..5], b"# ab\n");
+        assert_eq!(write_comment(b"abc", &mut buf[..3]), 3);
+    }
+
+    #[test]
+    fn decimal_writes_every_digit() {
+        let mut digits = [0u8; 20];
+        assert_eq!(decimal(0, &mut digits), b"0");
+        assert_eq!(decimal(1_000_007, &mut digits), b"1000007");
+        assert_eq!(decimal(u64::MAX, &mut digits), b"18446744073709551615");
+    }
+
+    #[test]
+    fn the_table_of_the_documentation_is_the_format() {
+        // The module documentation's table and `OPS` name the same lines, with the same
+        // number of fields: the format has one definition, and its prose cannot drift.
+        let rows: Vec<&str> = include_str!("trace.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | `"))
+            .map(|row| &row[..row.find('`').expect("a closing backquote")])
+            .collect();
+        let mut letters = Vec::new();
+        for row in rows {
+            let mut words = row.split(' ');
+            let op = words.next().unwrap();
+            if op == "#" {
+                continue;
+            }
+            let &(letter, name, names) =
+                OPS.iter().find(|(letter, ..)| op.as_bytes() == [*letter]).unwrap_or_else(|| panic!("`{op}`"));
+            assert_eq!(words.count(), names.len(), "the table's `{row}` against `{name}`");
+            letters.push(letter);
+        }
+        letters.sort_unstable();
+        let mut known: Vec<u8> = OPS.iter().map(|(letter, ..)| *letter).collect();
+        known.sort_unstable();
+        assert_eq!(letters, known, "every operation has one row");
     }
 
     #[test]

@@ -112,3 +112,28 @@ fn the_counter_sees_an_allocation() {
     drop(boxed);
     assert_eq!(calls() - before, 2);
 }
+
+#[test]
+fn the_trace_writer_makes_no_host_allocation() {
+    // The preload library writes its trace inside `malloc`: a line costs no allocation.
+    use memalloc_core::trace::{Event, MAX_EVENT_LINE, write_comment, write_event};
+    let events = [
+        Event::Process { pid: u64::MAX, ppid: 1 },
+        Event::Start,
+        Event::Malloc { size: 24, addr: Some(0) },
+        Event::Calloc { count: usize::MAX, size: usize::MAX, addr: None },
+        Event::Realloc { old: 0, size: 100, addr: Some(32) },
+        Event::Aligned { align: 4096, size: 10, addr: Some(8192) },
+        Event::Free { addr: 32 },
+        Event::Fork,
+    ];
+    let mut line = [0u8; MAX_EVENT_LINE];
+    let before = calls();
+    let mut written = 0;
+    for event in &events {
+        written += write_event(std::hint::black_box(event), &mut line);
+    }
+    written += write_comment(std::hint::black_box(b"memalloc mode fast"), &mut line);
+    assert_eq!(calls() - before, 0);
+    assert!(written > events.len());
+}

@@ -1,5 +1,6 @@
-//! `MEMALLOC_TRACE=FILE`: every heap call, one text line each, for replay. The format is
-//! specified in `docs/PRELOAD.md`.
+//! `MEMALLOC_TRACE=FILE`: every heap call, one text line each, for replay. The lines are
+//! defined, written and read in one place, `memalloc_core::trace` (`core/src/trace.rs`);
+//! `docs/PRELOAD.md` says when they are written.
 //!
 //! Lines are formatted into a buffer (owned by the heap, so written under the heap lock and
 //! in call order) and appended to the file with `write(2)` when the buffer fills and at
@@ -10,12 +11,12 @@
 
 use core::ffi::CStr;
 
+use memalloc_core::trace::{self as format, Event, MAX_EVENT_LINE, MAX_LINE};
+
 use crate::diag;
 
 /// Bytes buffered before a write.
 const BUF_SIZE: usize = 64 << 10;
-/// Room kept free in the buffer for one more line (5 numbers of at most 20 digits).
-const LINE_MAX: usize = 128;
 
 /// An open trace file and its buffer.
 pub(crate) struct Trace {
@@ -51,7 +52,7 @@ impl Trace {
         trace.start_block();
         // This process image's heap starts empty here (the program started or called
         // `exec`); a forked child inherits the trace instead of opening it.
-        trace.line(b'S', &[]);
+        trace.line(&Event::Start);
         Some(trace)
     }
 
@@ -60,35 +61,46 @@ impl Trace {
         self.len = 0;
         // SAFETY: getpid and getppid have no preconditions.
         let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-        self.line(b'P', &[Field::Num(pid as usize), Field::Num(ppid as usize)]);
+        self.line(&Event::Process { pid: pid as u64, ppid: ppid as u64 });
         self.header = self.len;
     }
 
-    /// Appends one line: `op`, then the fields, separated by spaces.
-    fn line(&mut self, op: u8, fields: &[Field]) {
-        let put = |bytes: &[u8], trace: &mut Trace| {
-            trace.buf[trace.len..trace.len + bytes.len()].copy_from_slice(bytes);
-            trace.len += bytes.len();
-        };
-        put(&[op], self);
-        for field in fields {
-            put(b" ", self);
-            let mut digits = [0u8; 20];
-            match *field {
-                Field::Num(n) | Field::Addr(Some(n)) => put(format_decimal(n, &mut digits), self),
-                Field::Addr(None) => put(b"-", self),
-            }
-        }
-        put(b"\n", self);
+    /// Appends the line of `event`.
+    fn line(&mut self, event: &Event) {
+        self.len += format::write_event(event, &mut self.buf[self.len..]);
     }
 
-    /// Records one call.
+    /// Records one call: `op` is its letter in the trace format, `fields` its fields in
+    /// the format's order. A combination the format does not have records nothing.
     pub(crate) fn record(&mut self, op: u8, fields: &[Field]) {
         if self.fd < 0 {
             return;
         }
-        self.line(op, fields);
-        if self.unbuffered || self.len + LINE_MAX > self.buf.len() {
+        if let Some(event) = event(op, fields) {
+            self.line(&event);
+        }
+        self.written();
+    }
+
+    /// Records a comment line, `# <text>` (the reader skips it): e.g. the preload's mode.
+    /// A byte of `text` that is not printable ASCII is written as `?`.
+    #[allow(dead_code, reason = "for the line naming the preload's mode, which the heap's rewrite writes")]
+    pub(crate) fn comment(&mut self, text: &[u8]) {
+        if self.fd < 0 {
+            return;
+        }
+        // A comment may be longer than the room kept for one event line.
+        if self.len + MAX_LINE + 1 > self.buf.len() {
+            self.flush();
+        }
+        self.len += format::write_comment(text, &mut self.buf[self.len..]);
+        self.written();
+    }
+
+    /// After a line: writes the block when every line is to be written at once, or when
+    /// the buffer has no room left for one more event line.
+    fn written(&mut self) {
+        if self.unbuffered || self.len + MAX_EVENT_LINE > self.buf.len() {
             self.flush();
         }
     }
@@ -134,7 +146,7 @@ fn open_file(path: &CStr) -> Option<(libc::c_int, (libc::dev_t, libc::ino_t))> {
         let piece: &[u8] = if bytes[i] == b'%' && bytes.get(i + 1) == Some(&b'p') {
             i += 2;
             // SAFETY: getpid has no preconditions.
-            format_decimal(unsafe { libc::getpid() } as usize, &mut digits)
+            format::decimal(unsafe { libc::getpid() } as u64, &mut digits)
         } else {
             i += 1;
             &bytes[i - 1..i]
@@ -163,15 +175,28 @@ fn open_file(path: &CStr) -> Option<(libc::c_int, (libc::dev_t, libc::ino_t))> {
     Some((fd, file))
 }
 
-/// Writes `n` in decimal into `digits` and returns the digits.
-fn format_decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &digits[at..];
-        }
-    }
+/// The event of the call `op` with `fields` (see [`Trace::record`]); `None` when the
+/// format has no such line.
+fn event(op: u8, fields: &[Field]) -> Option<Event> {
+    use Field::{Addr, Num};
+    // A value where an address is expected, and a present address where a value is, are
+    // written alike: both are decimal numbers.
+    let num = |field: &Field| match *field {
+        Num(n) | Addr(Some(n)) => Some(n),
+        Addr(None) => None,
+    };
+    let result = |field: &Field| match *field {
+        Num(n) => Some(n),
+        Addr(addr) => addr,
+    };
+    Some(match (op, fields) {
+        (b'm', [size, addr]) => Event::Malloc { size: num(size)?, addr: result(addr) },
+        (b'c', [count, size, addr]) => Event::Calloc { count: num(count)?, size: num(size)?, addr: result(addr) },
+        (b'r', [old, size, addr]) => Event::Realloc { old: num(old)?, size: num(size)?, addr: result(addr) },
+        (b'a', [align, size, addr]) => Event::Aligned { align: num(align)?, size: num(size)?, addr: result(addr) },
+        (b'f', [addr]) => Event::Free { addr: num(addr)? },
+        (b'F', []) => Event::Fork,
+        (b'S', []) => Event::Start,
+        _ => return None,
+    })
 }
