@@ -1,8 +1,9 @@
 //! The environment variables, read once when the heap starts: `MEMALLOC_POLICY`,
-//! `MEMALLOC_STATS` and `MEMALLOC_TRACE`. A bad value prints one warning line on stderr and
+//! `MEMALLOC_FRONT`, `MEMALLOC_ARENAS`, `MEMALLOC_STATS` and `MEMALLOC_TRACE`. A bad value prints one warning line on stderr and
 //! the default applies.
 //!
-//! `std::env` allocates, so the variables are read with `libc::getenv`, which does not.
+//! `std::env` allocates, so the variables are read with `getenv` (`prim::env`), which does
+//! not.
 
 use core::ffi::CStr;
 use core::fmt::Write;
@@ -10,6 +11,7 @@ use core::fmt::Write;
 use memalloc_core::Policy;
 
 use crate::diag::{self, StackText};
+use crate::region::MAX_ARENAS;
 
 /// What the environment asks for.
 pub(crate) struct Config {
@@ -19,21 +21,14 @@ pub(crate) struct Config {
     pub(crate) stats: bool,
     /// `MEMALLOC_TRACE`: the file to record calls in.
     pub(crate) trace: Option<&'static CStr>,
+    /// `MEMALLOC_FRONT`: whether small requests go through slabs and thread caches
+    /// (`on`, the default, or `off`).
+    pub(crate) front: bool,
+    /// `MEMALLOC_ARENAS`: the number of arenas (1 to 16); `None`: one per processor.
+    pub(crate) arenas: Option<usize>,
 }
 
-/// The value of the environment variable `name`, if set.
-fn var(name: &CStr) -> Option<&'static CStr> {
-    // SAFETY: `name` is NUL-terminated. The returned string lives in the environment,
-    // which this library never changes; programs that change a variable while the heap
-    // starts race with themselves, as with any getenv.
-    let value = unsafe { libc::getenv(name.as_ptr()) };
-    if value.is_null() {
-        None
-    } else {
-        // SAFETY: getenv returned a NUL-terminated string (see above for its lifetime).
-        Some(unsafe { CStr::from_ptr(value) })
-    }
-}
+use crate::prim::env as var;
 
 impl Config {
     /// Reads the environment, warning about bad values.
@@ -75,6 +70,30 @@ impl Config {
             }
             other => other,
         };
-        Config { policy, stats, trace }
+        let front = match var(c"MEMALLOC_FRONT").map(CStr::to_bytes) {
+            None | Some(b"on") | Some(b"1") => true,
+            Some(b"off") | Some(b"0") => false,
+            Some(other) => {
+                diag::line(format_args!(
+                    "MEMALLOC_FRONT={:?} is neither on nor off; using on",
+                    core::str::from_utf8(other).unwrap_or("?")
+                ));
+                true
+            }
+        };
+        let arenas = match var(c"MEMALLOC_ARENAS").map(CStr::to_bytes) {
+            None => None,
+            Some(value) => match core::str::from_utf8(value).ok().and_then(|s| s.parse::<usize>().ok()) {
+                Some(n) if (1..=MAX_ARENAS).contains(&n) => Some(n),
+                _ => {
+                    diag::line(format_args!(
+                        "MEMALLOC_ARENAS={:?} is not a number from 1 to {MAX_ARENAS}; using one per processor",
+                        core::str::from_utf8(value).unwrap_or("?")
+                    ));
+                    None
+                }
+            },
+        };
+        Config { policy, stats, trace, front, arenas }
     }
 }

@@ -4,6 +4,10 @@
 
 use core::fmt::{self, Write};
 
+use crate::prim;
+// The trace writer's imports (until it uses `prim` directly).
+pub(crate) use crate::prim::{errno, identity, write_all};
+
 /// Text formatted into a fixed buffer; what does not fit is cut off.
 pub(crate) struct StackText<const N: usize> {
     buf: [u8; N],
@@ -31,22 +35,6 @@ impl<const N: usize> Write for StackText<N> {
     }
 }
 
-/// Writes all of `bytes` to `fd`, retrying after a partial write or EINTR; gives up
-/// silently on any other error (there is nowhere left to report it).
-pub(crate) fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: the pointer and length describe the live slice `bytes`.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n > 0 {
-            bytes = &bytes[n as usize..];
-        } else if n < 0 && errno() == libc::EINTR {
-            continue;
-        } else {
-            return;
-        }
-    }
-}
-
 /// Prints one line on stderr, `memalloc: ` followed by `args`, with one write.
 pub(crate) fn line(args: fmt::Arguments<'_>) {
     line_to(libc::STDERR_FILENO, args);
@@ -61,26 +49,13 @@ pub(crate) fn line_to(fd: libc::c_int, args: fmt::Arguments<'_>) {
         text.len -= 1;
     }
     let _ = text.write_str("\n");
-    write_all(fd, text.as_bytes());
+    prim::write_all(fd, text.as_bytes());
 }
 
 /// Prints one line on stderr and aborts the process (SIGABRT).
 pub(crate) fn fatal(args: fmt::Arguments<'_>) -> ! {
     line(args);
-    // SAFETY: abort has no preconditions; it does not return.
-    unsafe { libc::abort() }
-}
-
-/// The calling thread's `errno`.
-pub(crate) fn errno() -> libc::c_int {
-    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
-/// Sets the calling thread's `errno`.
-pub(crate) fn set_errno(value: libc::c_int) {
-    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
-    unsafe { *libc::__errno_location() = value };
+    prim::abort()
 }
 
 /// Makes a panic inside this library print one line and abort: a panic may never unwind
@@ -104,20 +79,10 @@ pub(crate) struct SummaryOut {
     saved: Option<(libc::c_int, libc::dev_t, libc::ino_t)>,
 }
 
-/// The device and inode that `fd` refers to, if it is open.
-pub(crate) fn identity(fd: libc::c_int) -> Option<(libc::dev_t, libc::ino_t)> {
-    // SAFETY: stat is plain data; fstat fills it or fails.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: `st` is a valid out-pointer.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
-}
-
 impl SummaryOut {
     /// Duplicates stderr, for a summary at exit.
     pub(crate) fn save() -> SummaryOut {
-        // SAFETY: fcntl with F_DUPFD_CLOEXEC has no memory-safety preconditions.
-        let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 3) };
-        let saved = if fd < 0 { None } else { identity(fd).map(|(dev, ino)| (fd, dev, ino)) };
+        let saved = prim::duplicate(libc::STDERR_FILENO).and_then(|fd| identity(fd).map(|(dev, ino)| (fd, dev, ino)));
         SummaryOut { saved }
     }
 

@@ -11,13 +11,17 @@
 //! lock this replaces spun and yielded, and a preempted holder left every other thread
 //! burning its time slice (35x glibc's time on a server benchmark with 2 threads).
 //!
-//! Fork safety comes from the `pthread_atfork` handlers in `heap.rs`, which take every
-//! lock before `fork` and unlock them in both processes after it.
+//! Fork safety comes from the `pthread_atfork` handlers in `fork.rs`, which take every
+//! lock before `fork` and unlock them in both processes after it. Each lock remembers its
+//! holder, so that a `fork` from a signal handler that interrupted a holder (glibc's
+//! `tst-mallocfork2`) does not wait for itself.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use crate::prim::{self, futex_wait, futex_wake_one};
 
 /// The lock word's states.
 const UNLOCKED: u32 = 0;
@@ -31,6 +35,8 @@ const SPIN_ROUNDS: u32 = 6;
 /// A value guarded by a futex lock.
 pub(crate) struct Lock<T> {
     state: AtomicU32,
+    /// The holder's [`prim::thread_id`], 0 when unlocked (written by the holder only).
+    holder: AtomicUsize,
     value: UnsafeCell<T>,
 }
 
@@ -42,7 +48,7 @@ unsafe impl<T: Send> Sync for Lock<T> {}
 impl<T> Lock<T> {
     /// An unlocked lock around `value`; usable in a `static`.
     pub(crate) const fn new(value: T) -> Self {
-        Lock { state: AtomicU32::new(UNLOCKED), value: UnsafeCell::new(value) }
+        Lock { state: AtomicU32::new(UNLOCKED), holder: AtomicUsize::new(0), value: UnsafeCell::new(value) }
     }
 
     /// Waits for the lock and returns a guard that unlocks it when dropped.
@@ -53,6 +59,17 @@ impl<T> Lock<T> {
 
     /// Waits for the lock without a guard (for the `pthread_atfork` prepare handler).
     pub(crate) fn lock_raw(&self) {
+        self.acquire();
+        self.holder.store(prim::thread_id(), Ordering::Relaxed);
+    }
+
+    /// Whether the calling thread holds the lock (a signal handler may run while its
+    /// thread is inside the allocator).
+    pub(crate) fn held_by_me(&self) -> bool {
+        self.holder.load(Ordering::Relaxed) == prim::thread_id()
+    }
+
+    fn acquire(&self) {
         if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return;
         }
@@ -85,6 +102,7 @@ impl<T> Lock<T> {
     }
 
     fn unlock(&self) {
+        self.holder.store(0, Ordering::Relaxed);
         if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
             futex_wake_one(&self.state);
         }
@@ -99,30 +117,6 @@ impl<T> Lock<T> {
     pub(crate) unsafe fn value_while_held(&self) -> &mut T {
         // SAFETY: the caller holds the lock, so this is the only access (see above).
         unsafe { &mut *self.value.get() }
-    }
-}
-
-/// Sleeps while `word` holds `expected` (or until a wake-up or a signal: the caller
-/// checks the word again either way).
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: FUTEX_WAIT reads the aligned u32 at `word`, which lives as long as the lock;
-    // a private futex, since the lock is never shared between processes; no timeout.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            core::ptr::null::<libc::timespec>(),
-        );
-    }
-}
-
-/// Wakes one thread sleeping on `word`, if any.
-fn futex_wake_one(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only uses the address as a key; it lives as long as the lock.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
     }
 }
 

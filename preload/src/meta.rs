@@ -10,14 +10,23 @@
 //! - Large requests are their own `mmap`, unmapped on free and grown with `mremap`, so a
 //!   `Vec` that doubles costs no copy.
 //!
-//! One [`Lock`] guards the lists; it is taken after the heap lock when both are held
-//! (lock order: heap, then metadata), including by the fork handlers.
+//! One [`Lock`] guards the lists; it is taken after the arena locks when both are held
+//! (lock order: arenas, trace, then metadata), including by the fork handlers.
+//!
+//! **Running out.** A program may cap its address space (`RLIMIT_AS`) at any time, and
+//! then `mmap` fails. The heap's own calls fail with `ENOMEM` then, but Rust aborts when
+//! its allocator returns null. So a [`RESERVE`] is mapped at the first use, before any
+//! limit: when `mmap` refuses, blocks are carved from it, and the heap is told
+//! ([`short`]) to fail every allocating call with `ENOMEM` until a new reserve can be
+//! mapped ([`recover`]). A call in progress finishes on the reserve; only a single
+//! metadata block larger than what is left of it could still abort.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::lock::Lock;
+use crate::prim;
 
 /// The smallest size class, in bytes: room for the free-list link, and malloc's alignment.
 const MIN_CLASS_SHIFT: u32 = 4;
@@ -27,6 +36,8 @@ const MAX_SMALL: usize = 1 << 15;
 const CLASSES: usize = (MAX_SMALL.trailing_zeros() - MIN_CLASS_SHIFT + 1) as usize;
 /// Bytes mapped at a time for small blocks.
 const REFILL: usize = 1 << 20;
+/// The reserve for when `mmap` fails (see the module comment).
+const RESERVE: usize = 8 << 20;
 
 /// The metadata heap, registered as this library's global allocator.
 pub(crate) struct MetaHeap;
@@ -46,6 +57,27 @@ struct Pools {
 
 static POOLS: Lock<Pools> = Lock::new(Pools { free: [0; CLASSES], bump: 0, end: 0 });
 
+/// The unused part of the reserve, `(start, end)`; `(0, 0)` before the first use. Its lock
+/// is taken after [`POOLS`]'s when both are held.
+static RESERVE_LEFT: Lock<(usize, usize)> = Lock::new((0, 0));
+
+/// Whether a block came from the reserve since it was last mapped anew.
+static SHORT: AtomicBool = AtomicBool::new(false);
+
+/// Whether the metadata had to use its reserve: the heap then refuses new allocations.
+pub(crate) fn short() -> bool {
+    SHORT.load(Ordering::Relaxed)
+}
+
+/// Tries to map a new reserve after [`short`]; whether the metadata is whole again.
+pub(crate) fn recover() -> bool {
+    let Some(fresh) = prim::map_anywhere(RESERVE, true) else { return false };
+    // The rest of the old reserve stays mapped (blocks carved from it may be live).
+    *RESERVE_LEFT.lock() = (fresh, fresh + RESERVE);
+    SHORT.store(false, Ordering::Relaxed);
+    true
+}
+
 /// Bytes mapped by this module now: the metadata's cost, for the exit summary.
 static MAPPED: AtomicUsize = AtomicUsize::new(0);
 
@@ -54,9 +86,15 @@ pub(crate) fn mapped_bytes() -> usize {
     MAPPED.load(Ordering::Relaxed)
 }
 
-/// Takes the metadata lock before `fork` (after the heap lock).
-pub(crate) fn lock_for_fork() {
+/// Takes the metadata locks before `fork` (after the arenas and the trace), unless the
+/// calling thread holds one (it forks from a signal handler): whether it took them.
+pub(crate) fn lock_for_fork() -> bool {
+    if POOLS.held_by_me() || RESERVE_LEFT.held_by_me() {
+        return false;
+    }
     POOLS.lock_raw();
+    RESERVE_LEFT.lock_raw();
+    true
 }
 
 /// Releases the metadata lock after `fork`, in the parent and in the child.
@@ -64,8 +102,11 @@ pub(crate) fn lock_for_fork() {
 /// # Safety
 /// Only after [`lock_for_fork`], by the thread that forked.
 pub(crate) unsafe fn unlock_after_fork() {
-    // SAFETY: the prepare handler took the lock with `lock_raw` (forwarded contract).
-    unsafe { POOLS.unlock_raw() };
+    // SAFETY: the prepare handler took the locks with `lock_raw` (forwarded contract).
+    unsafe {
+        RESERVE_LEFT.unlock_raw();
+        POOLS.unlock_raw();
+    }
 }
 
 /// The size class of `layout`, or `None` when it is mapped directly.
@@ -76,37 +117,53 @@ fn class_of(layout: Layout) -> Option<usize> {
 
 /// The system's page size.
 pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions; _SC_PAGESIZE always succeeds on Linux.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if page > 0 { page as usize } else { 4096 }
+    prim::page_size()
 }
 
-/// Maps `len` bytes of fresh zeroed memory; null when the system refuses.
+/// Maps `len` bytes of fresh zeroed memory; from the reserve when the system refuses
+/// (null when that is too small too).
 fn map(len: usize) -> *mut u8 {
-    // SAFETY: an anonymous private mapping at an address of the kernel's choice touches
-    // no existing memory.
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
+    ensure_reserve();
+    match prim::map_anywhere(len, false) {
+        Some(p) => {
+            MAPPED.fetch_add(len, Ordering::Relaxed);
+            p as *mut u8
+        }
+        None => from_reserve(len),
+    }
+}
+
+/// Maps the reserve at the first use.
+fn ensure_reserve() {
+    static MADE: AtomicBool = AtomicBool::new(false);
+    if !MADE.swap(true, Ordering::Relaxed) {
+        // Without a reserve (refused already) the first refusal makes the heap short.
+        if let Some(p) = prim::map_anywhere(RESERVE, true) {
+            *RESERVE_LEFT.lock() = (p, p + RESERVE);
+        }
+    }
+}
+
+/// `len` bytes (a multiple of the page size or of a size class) carved from the reserve,
+/// page-aligned when `len` is a page or more; null when it has no room. Never unmapped.
+fn from_reserve(len: usize) -> *mut u8 {
+    SHORT.store(true, Ordering::Relaxed);
+    let mut left = RESERVE_LEFT.lock();
+    let align = if len >= page_size() { page_size() } else { 16 };
+    let start = left.0.next_multiple_of(align);
+    if left.0 == 0 || start + len > left.1 {
         return ptr::null_mut();
     }
+    left.0 = start + len;
     MAPPED.fetch_add(len, Ordering::Relaxed);
-    p.cast()
+    start as *mut u8
 }
 
-/// Unmaps `[p, p + len)`, a range this module mapped.
+/// Unmaps `[p, p + len)`, a range this module mapped or carved from the reserve (whose
+/// pages nobody else uses either).
 fn unmap(p: *mut u8, len: usize) {
     if len > 0 {
-        // SAFETY: the range is part of a mapping made by `map` and no longer used.
-        unsafe { libc::munmap(p.cast(), len) };
+        prim::unmap(p as usize, len);
         MAPPED.fetch_sub(len, Ordering::Relaxed);
     }
 }
@@ -192,15 +249,14 @@ unsafe impl GlobalAlloc for MetaHeap {
             (None, None) if layout.align() <= page => {
                 let old_len = layout.size().next_multiple_of(page);
                 let new_len = new_size.next_multiple_of(page);
-                // SAFETY: `[ptr, ptr + old_len)` is one mapping made by `map_large`;
-                // MREMAP_MAYMOVE keeps its contents.
-                let p = unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
-                if p == libc::MAP_FAILED {
+                // SAFETY: `[ptr, ptr + old_len)` is one mapping made by `map_large` (or a
+                // range of the reserve that only this block uses).
+                let Some(p) = (unsafe { prim::remap(ptr as usize, old_len, new_len) }) else {
                     return ptr::null_mut();
-                }
+                };
                 MAPPED.fetch_add(new_len, Ordering::Relaxed);
                 MAPPED.fetch_sub(old_len, Ordering::Relaxed);
-                return p.cast();
+                return p as *mut u8;
             }
             _ => {}
         }

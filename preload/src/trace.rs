@@ -84,7 +84,6 @@ impl Trace {
 
     /// Records a comment line, `# <text>` (the reader skips it): e.g. the preload's mode.
     /// A byte of `text` that is not printable ASCII is written as `?`.
-    #[allow(dead_code, reason = "for the line naming the preload's mode, which the heap's rewrite writes")]
     pub(crate) fn comment(&mut self, text: &[u8]) {
         if self.fd < 0 {
             return;

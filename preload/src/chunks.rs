@@ -1,7 +1,8 @@
-//! Returning memory to the system: which parts of the heap region may be resident, and when
-//! they are given back with `madvise(MADV_DONTNEED)`.
+//! The state of each 64 KiB chunk of an arena: which parts may be resident, when they are
+//! given back with `madvise(MADV_DONTNEED)`, and which chunks are slabs of the small-object
+//! front end.
 //!
-//! The region is cut into chunks of [`CHUNK`] bytes (or one page, if pages are larger).
+//! An arena is cut into chunks of [`CHUNK`] bytes (or one page, if pages are larger).
 //! Each chunk has a counter of the live bytes in it: every allocation adds its usable range
 //! `[start, start + usable)` and removes it when freed. A chunk whose counter falls to 0
 //! holds nothing anyone may read, so its pages may be dropped; the kernel gives zero pages
@@ -16,32 +17,44 @@
 //!
 //! The same counters give the summary's "mapped" figures (chunks that were touched and
 //! not dropped since) and let `calloc` skip zeroing chunks that are known to be zero.
+//!
+//! The counters are written only under the arena's lock, but the [`SLAB`] bit is read
+//! without it, by `free` on any thread, to tell a small block from a large one: so they are
+//! atomics, read and written with relaxed loads and stores (plain moves on x86-64). A
+//! thread that frees a small block got its pointer, through the program's own
+//! synchronisation, from a `malloc` that came after the slab was made; so it sees the bit.
 
-use crate::diag;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-/// The granule of release, in bytes, when pages are no larger.
-const CHUNK: usize = 64 << 10;
-/// Pending chunks that trigger a release at the end of a call.
-const FLUSH_AT: usize = 16;
+use crate::prim;
+
+/// The granule of release and the size of a slab, in bytes, when pages are no larger.
+pub(crate) const CHUNK: usize = 64 << 10;
+/// Pending chunks that trigger a release at the end of a call (16 MiB): a program that
+/// frees and allocates large blocks in turn reuses them while still resident, as glibc's
+/// heap does below its trim threshold, instead of paying page faults each time.
+const FLUSH_AT: usize = 256;
 /// Capacity of the pending list.
 const PENDING_MAX: usize = 4096;
 
 /// Chunk state bits; the low bits count live bytes.
 const PENDING: u32 = 1 << 31;
 const DIRTY: u32 = 1 << 30;
-const COUNT: u32 = DIRTY - 1;
+/// The chunk is a slab of small blocks (the whole chunk is one live allocation).
+const SLAB: u32 = 1 << 29;
+const COUNT: u32 = SLAB - 1;
 
-/// Per-chunk live-byte counters over the heap region and the pending list.
+/// Per-chunk live-byte counters over an arena and the pending list.
 ///
 /// Invariants:
 /// - `counts[c] & COUNT` is the number of bytes of chunk `c` inside live usable ranges;
 /// - a chunk without `DIRTY` has had no live bytes since it was mapped or last dropped,
 ///   so all its bytes are zero; `mapped` is the number of `DIRTY` chunks;
 /// - a chunk has `PENDING` exactly when its index is in `pending[..pending_len]`, once.
-pub(crate) struct Release {
+pub(crate) struct Chunks {
     base: usize,
     shift: u32,
-    counts: &'static mut [u32],
+    counts: &'static [AtomicU32],
     pending: Box<[u32]>,
     pending_len: usize,
     mapped: usize,
@@ -49,31 +62,18 @@ pub(crate) struct Release {
     released: u64,
 }
 
-impl Release {
-    /// Counters for the region `[base, base + len)`, `base` page-aligned. The counter array
-    /// is its own lazily touched mapping.
-    pub(crate) fn new(base: usize, len: usize, page: usize) -> Release {
+impl Chunks {
+    /// Counters for the arena `[base, base + len)`, `base` aligned to the chunk size. The
+    /// counter array is its own lazily touched mapping; `None` when it cannot be mapped.
+    pub(crate) fn new(base: usize, len: usize, page: usize) -> Option<Chunks> {
         let chunk = CHUNK.max(page);
         let shift = chunk.trailing_zeros();
         let n = len.div_ceil(chunk);
-        let bytes = n * size_of::<u32>();
-        // SAFETY: an anonymous private mapping at an address of the kernel's choice.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            diag::fatal(format_args!("cannot map the chunk counters ({bytes} bytes)"));
-        }
-        // SAFETY: the mapping is `n` zeroed, aligned u32s, owned by this value forever.
-        let counts = unsafe { core::slice::from_raw_parts_mut(p.cast::<u32>(), n) };
-        Release {
+        let p = prim::map_anywhere(n * size_of::<u32>(), true)?;
+        // SAFETY: the mapping is `n` zeroed (a valid `AtomicU32` is any bit pattern),
+        // aligned u32s, never unmapped, and only ever accessed through this slice.
+        let counts = unsafe { core::slice::from_raw_parts(p as *const AtomicU32, n) };
+        Some(Chunks {
             base,
             shift,
             counts,
@@ -82,7 +82,28 @@ impl Release {
             mapped: 0,
             peak_mapped: 0,
             released: 0,
-        }
+        })
+    }
+
+    /// The counter array (for the lock-free slab test, [`is_slab`]).
+    pub(crate) fn table(&self) -> *const AtomicU32 {
+        self.counts.as_ptr()
+    }
+
+    fn get(&self, c: usize) -> u32 {
+        self.counts[c].load(Relaxed)
+    }
+
+    fn set(&self, c: usize, value: u32) {
+        self.counts[c].store(value, Relaxed)
+    }
+
+    /// Marks the chunk at offset `start` a slab (made) or not (destroyed); its bytes are
+    /// counted live by [`Chunks::add`] as those of any allocation.
+    pub(crate) fn set_slab(&self, start: usize, slab: bool) {
+        let c = start >> self.shift;
+        let old = self.get(c);
+        self.set(c, if slab { old | SLAB } else { old & !SLAB });
     }
 
     /// Calls `f(chunk, start, len)` for each chunk meeting the non-empty range
@@ -102,12 +123,13 @@ impl Release {
     /// Records `[start, start + len)` (offsets) as live.
     pub(crate) fn add(&mut self, start: usize, len: usize) {
         self.for_each_chunk(start, len, |r, c, _, part| {
-            if r.counts[c] & DIRTY == 0 {
-                r.counts[c] |= DIRTY;
+            let mut count = r.get(c);
+            if count & DIRTY == 0 {
+                count |= DIRTY;
                 r.mapped += 1;
                 r.peak_mapped = r.peak_mapped.max(r.mapped);
             }
-            r.counts[c] += part as u32;
+            r.set(c, count + part as u32);
         });
     }
 
@@ -117,7 +139,7 @@ impl Release {
     pub(crate) fn zero(&mut self, start: usize, len: usize) {
         let base = self.base;
         self.for_each_chunk(start, len, |r, c, at, part| {
-            if r.counts[c] & DIRTY != 0 {
+            if r.get(c) & DIRTY != 0 {
                 // SAFETY: `[base + at, base + at + part)` lies inside a live allocation
                 // that the caller owns and that is inside the mapped region.
                 unsafe { core::ptr::write_bytes((base + at) as *mut u8, 0, part) };
@@ -129,12 +151,13 @@ impl Release {
     /// the pending list.
     pub(crate) fn remove(&mut self, start: usize, len: usize) {
         self.for_each_chunk(start, len, |r, c, _, part| {
-            r.counts[c] -= part as u32;
-            if r.counts[c] & COUNT == 0 && r.counts[c] & PENDING == 0 {
+            let count = r.get(c) - part as u32;
+            r.set(c, count);
+            if count & COUNT == 0 && count & PENDING == 0 {
                 if r.pending_len == PENDING_MAX {
                     r.flush();
                 }
-                r.counts[c] |= PENDING;
+                r.set(c, r.get(c) | PENDING);
                 r.pending[r.pending_len] = c as u32;
                 r.pending_len += 1;
             }
@@ -158,8 +181,9 @@ impl Release {
         let mut run: Option<(usize, usize)> = None;
         for &c in pending.iter() {
             let c = c as usize;
-            self.counts[c] &= !PENDING;
-            if self.counts[c] & COUNT != 0 || self.counts[c] & DIRTY == 0 {
+            let count = self.get(c) & !PENDING;
+            self.set(c, count);
+            if count & COUNT != 0 || count & DIRTY == 0 {
                 continue;
             }
             run = match run {
@@ -196,19 +220,33 @@ impl Release {
 
     /// Chunk `c`'s pages went back to the kernel: it is zero and no longer mapped.
     fn mark_dropped(&mut self, c: usize) {
-        self.counts[c] &= !DIRTY;
+        self.set(c, self.get(c) & !DIRTY);
         self.mapped -= 1;
         self.released += 1u64 << self.shift;
     }
 
     /// `madvise(MADV_DONTNEED)` on `count` chunks from `first`; whether it succeeded. (A
-    /// failure sets `errno`; the heap guard puts the program's back when it unlocks.)
+    /// failure sets `errno`; the arena guard puts the program's back when it unlocks.)
     fn drop_pages(&mut self, first: usize, count: usize) -> bool {
         let len = count << self.shift;
         let addr = self.base + (first << self.shift);
-        // SAFETY: the chunks lie inside the heap region (a private anonymous mapping) and
-        // hold no live byte, so nobody reads what the kernel discards.
-        unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) == 0 }
+        // SAFETY: the chunks lie inside the arena (a private anonymous mapping) and hold no
+        // live byte, so nobody reads what the kernel discards.
+        unsafe { prim::drop_pages(addr, len) }
+    }
+
+    /// The pages of `[start, start + len)` (offsets) were replaced by fresh zero pages
+    /// (moved away by `mremap`); the range holds no live byte. Chunks wholly inside it are
+    /// zero again.
+    pub(crate) fn mark_zeroed(&mut self, start: usize, len: usize) {
+        let chunk = 1usize << self.shift;
+        let first = start.div_ceil(chunk);
+        let end = (start + len) / chunk;
+        for c in first..end {
+            if self.get(c) & DIRTY != 0 && self.get(c) & COUNT == 0 {
+                self.mark_dropped(c);
+            }
+        }
     }
 
     /// Bytes in chunks that were touched and not dropped since.
@@ -225,4 +263,15 @@ impl Release {
     pub(crate) fn released_bytes(&self) -> u64 {
         self.released
     }
+}
+
+/// Whether the chunk at offset `off` of the arena whose counter array is `table` is a slab;
+/// callable without the arena's lock (see the module comment).
+///
+/// # Safety
+/// `table` is an arena's [`Chunks::table`] and `off` is inside that arena.
+pub(crate) unsafe fn is_slab(table: *const AtomicU32, off: usize) -> bool {
+    // SAFETY: the table has one counter per chunk of the arena, lives forever, and `off` is
+    // inside the arena (forwarded).
+    unsafe { (*table.add(off / CHUNK)).load(Relaxed) & SLAB != 0 }
 }
