@@ -9,28 +9,39 @@ use std::fs;
 use std::os::unix::process::ExitStatusExt;
 
 use memalloc_core::Policy;
-use support::{Outcome, TIMEOUT, assert_preload_was_active, clean_command, compile_c, library, preload, run, scratch};
+use support::{
+    Mode, Outcome, TIMEOUT, assert_mode, assert_preload_was_active, clean_command, compile_c, library, preload,
+    preload_in, run, scratch,
+};
 
 #[test]
-fn contract_holds_under_every_policy() {
+fn contract_holds_under_every_policy_in_both_modes() {
     let exe = compile_c("contract");
-    for policy in Policy::ALL {
-        let outcome = run(preload(&mut clean_command(&exe), policy), TIMEOUT);
-        let stdout = outcome.stdout_text();
-        assert!(outcome.status.success(), "contract.c under {policy}:\n{stdout}\n{}", outcome.stderr);
-        assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "contract.c under {policy}:\n{stdout}");
-        assert_preload_was_active("contract.c", policy, &outcome);
+    for mode in Mode::ALL {
+        for policy in Policy::ALL {
+            let outcome = run(preload_in(&mut clean_command(&exe), policy, mode), TIMEOUT);
+            let stdout = outcome.stdout_text();
+            assert!(outcome.status.success(), "contract.c under {policy} ({mode:?}):\n{stdout}\n{}", outcome.stderr);
+            assert!(
+                stdout.trim_end().ends_with(" passed, 0 failed"),
+                "contract.c under {policy} ({mode:?}):\n{stdout}"
+            );
+            assert_preload_was_active("contract.c", policy, &outcome);
+            assert_mode("contract.c", mode, &outcome);
+        }
     }
 }
 
 /// Runs `bad_free CASE` and checks that it died of SIGABRT with one line on stderr naming
 /// the pointer the program printed.
-fn assert_aborts_naming_the_pointer(case: &str, policy: Policy, expected: &str) {
+fn assert_aborts_naming_the_pointer(case: &str, policy: Policy, mode: Mode, expected: &str) {
     let outcome = run(
-        clean_command(compile_c("bad_free"))
-            .arg(case)
-            .env("LD_PRELOAD", library())
-            .env("MEMALLOC_POLICY", policy.name()),
+        mode.apply(
+            clean_command(compile_c("bad_free"))
+                .arg(case)
+                .env("LD_PRELOAD", library())
+                .env("MEMALLOC_POLICY", policy.name()),
+        ),
         TIMEOUT,
     );
     assert_eq!(
@@ -51,25 +62,35 @@ fn assert_aborts_naming_the_pointer(case: &str, policy: Policy, expected: &str) 
 
 #[test]
 fn bad_pointers_abort_with_one_line_naming_them() {
-    for policy in Policy::ALL {
-        assert_aborts_naming_the_pointer("double-free", policy, "free(): invalid or double free");
-        assert_aborts_naming_the_pointer("interior-free", policy, "free(): invalid or double free");
-        assert_aborts_naming_the_pointer("foreign-free", policy, "not from this heap");
-        assert_aborts_naming_the_pointer("foreign-realloc", policy, "realloc(): invalid pointer");
-        assert_aborts_naming_the_pointer("freed-realloc", policy, "realloc(): invalid pointer");
-        assert_aborts_naming_the_pointer("freed-usable-size", policy, "malloc_usable_size(): invalid pointer");
+    for mode in Mode::ALL {
+        for policy in Policy::ALL {
+            let check = |case, expected| assert_aborts_naming_the_pointer(case, policy, mode, expected);
+            check("double-free", "free(): invalid or double free");
+            check("interior-free", "free(): invalid or double free");
+            check("foreign-free", "not from this heap");
+            check("foreign-realloc", "realloc(): invalid pointer");
+            check("freed-realloc", "realloc(): invalid pointer");
+            check("freed-usable-size", "malloc_usable_size(): invalid pointer");
+        }
     }
 }
 
 #[test]
 fn fork_while_other_threads_allocate() {
     let exe = compile_c("fork_stress");
-    for policy in Policy::ALL {
-        // A hang here (TIMEOUT) is a deadlock around fork.
-        let outcome = run(preload(&mut clean_command(&exe), policy), TIMEOUT);
-        assert!(outcome.status.success(), "fork_stress under {policy}: {:?}\n{}", outcome.status, outcome.stderr);
-        assert_eq!(outcome.stdout_text(), "ok\n", "fork_stress under {policy}");
-        assert_preload_was_active("fork_stress", policy, &outcome);
+    for mode in Mode::ALL {
+        for policy in Policy::ALL {
+            // A hang here (TIMEOUT) is a deadlock around fork.
+            let outcome = run(preload_in(&mut clean_command(&exe), policy, mode), TIMEOUT);
+            assert!(
+                outcome.status.success(),
+                "fork_stress under {policy} ({mode:?}): {:?}\n{}",
+                outcome.status,
+                outcome.stderr
+            );
+            assert_eq!(outcome.stdout_text(), "ok\n", "fork_stress under {policy} ({mode:?})");
+            assert_preload_was_active("fork_stress", policy, &outcome);
+        }
     }
 }
 
@@ -216,22 +237,34 @@ fn trace_records_every_call_in_the_documented_format() {
     let dir = scratch("trace");
     let file = dir.join("calls-%p.trace");
     let exe = compile_c("contract");
-    for policy in Policy::ALL {
-        let mut cmd = clean_command(&exe);
-        preload(&mut cmd, policy).env("MEMALLOC_TRACE", &file);
-        let outcome = run(&mut cmd, TIMEOUT);
-        assert!(outcome.status.success(), "{}", outcome.stderr);
+    for mode in Mode::ALL {
+        for policy in Policy::ALL {
+            let mut cmd = clean_command(&exe);
+            preload_in(&mut cmd, policy, mode).env("MEMALLOC_TRACE", &file);
+            let outcome = run(&mut cmd, TIMEOUT);
+            assert!(outcome.status.success(), "{}", outcome.stderr);
+        }
     }
     let traces: Vec<_> = fs::read_dir(&dir).expect("the trace directory").map(|e| e.expect("entry").path()).collect();
-    assert_eq!(traces.len(), Policy::ALL.len(), "one file per process (%p): {traces:?}");
+    assert_eq!(traces.len(), 2 * Policy::ALL.len(), "one file per process (%p): {traces:?}");
+    let mut modes = Vec::new();
     for path in traces {
         let text = fs::read_to_string(&path).expect("read the trace");
+        let mode =
+            text.lines().find_map(|line| line.strip_prefix("# memalloc mode ")).map(|rest| rest.split(',').next());
+        modes.push(mode.flatten().unwrap_or_else(|| panic!("{}: no line naming the mode", path.display())).to_owned());
         let counts = check_trace(&text);
         assert_reader_accepts(&text);
         for op in ['P', 'm', 'f', 'c', 'r', 'a'] {
             assert!(counts.get(&op).copied().unwrap_or(0) > 0, "{}: no {op:?} line: {counts:?}", path.display());
         }
     }
+    modes.sort();
+    assert_eq!(
+        modes,
+        [["exact"; Policy::ALL.len()], ["fast"; Policy::ALL.len()]].concat(),
+        "each trace names its mode"
+    );
 }
 
 #[test]

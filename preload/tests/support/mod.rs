@@ -84,9 +84,43 @@ impl Outcome {
     }
 }
 
-/// Adds the preload with `policy` and the exit summary to `cmd`.
+/// The preload's modes: the fast default (thread caches, slabs, arenas) and the exact
+/// one (`MEMALLOC_FRONT=off MEMALLOC_ARENAS=1`: every call through one arena's policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Fast,
+    Exact,
+}
+
+impl Mode {
+    /// Both modes.
+    pub const ALL: [Mode; 2] = [Mode::Fast, Mode::Exact];
+
+    /// The name the exit summary gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Fast => "fast",
+            Mode::Exact => "exact",
+        }
+    }
+
+    /// Sets the environment variables that choose this mode.
+    pub fn apply(self, cmd: &mut Command) -> &mut Command {
+        match self {
+            Mode::Fast => cmd.env_remove("MEMALLOC_FRONT").env_remove("MEMALLOC_ARENAS"),
+            Mode::Exact => cmd.env("MEMALLOC_FRONT", "off").env("MEMALLOC_ARENAS", "1"),
+        }
+    }
+}
+
+/// Adds the preload with `policy` (in the fast mode) and the exit summary to `cmd`.
 pub fn preload(cmd: &mut Command, policy: Policy) -> &mut Command {
-    cmd.env("LD_PRELOAD", library()).env("MEMALLOC_POLICY", policy.name()).env("MEMALLOC_STATS", "1")
+    preload_in(cmd, policy, Mode::Fast)
+}
+
+/// Adds the preload with `policy` in `mode`, and the exit summary, to `cmd`.
+pub fn preload_in(cmd: &mut Command, policy: Policy, mode: Mode) -> &mut Command {
+    mode.apply(cmd.env("LD_PRELOAD", library()).env("MEMALLOC_POLICY", policy.name()).env("MEMALLOC_STATS", "1"))
 }
 
 /// Runs `cmd` with its output captured; panics if it runs longer than `timeout` (a hang:
@@ -141,9 +175,16 @@ pub fn assert_preload_was_active(what: &str, policy: Policy, outcome: &Outcome) 
     }
 }
 
-/// Runs `make(dir)` once without the preload and once under every policy, each in a fresh
-/// directory, and asserts that stdout and the exit status are the same every time (and
-/// that the plain run succeeded).
+/// Asserts that every exit summary of a preloaded run names `mode`.
+pub fn assert_mode(what: &str, mode: Mode, outcome: &Outcome) {
+    for line in outcome.stderr.lines().filter(|line| line.contains("; calls: ")) {
+        assert!(line.contains(&format!("; mode {},", mode.name())), "{what} in the {mode:?} mode: {line}");
+    }
+}
+
+/// Runs `make(dir)` once without the preload and once under every policy in each mode,
+/// each in a fresh directory, and asserts that stdout and the exit status are the same
+/// every time (and that the plain run succeeded).
 pub fn same_with_and_without(name: &str, make: impl Fn(&Path) -> Command) {
     let root = scratch(name);
     let plain_dir = root.join("plain");
@@ -152,12 +193,12 @@ pub fn same_with_and_without(name: &str, make: impl Fn(&Path) -> Command) {
     let plain = run(make(&plain_dir).current_dir(&plain_dir), TIMEOUT);
     assert!(plain.status.success(), "{name} fails without the preload ({}):\n{}", plain.status, plain.stderr);
     let mut timings = vec![format!("plain {:.1?}", started.elapsed())];
-    for policy in Policy::ALL {
-        let dir = root.join(policy.name());
+    for (mode, policy) in Mode::ALL.into_iter().flat_map(|mode| Policy::ALL.map(|policy| (mode, policy))) {
+        let dir = root.join(format!("{}-{}", mode.name(), policy.name()));
         fs::create_dir_all(&dir).expect("create a run directory");
         let started = Instant::now();
-        let preloaded = run(preload(&mut make(&dir), policy).current_dir(&dir), TIMEOUT);
-        timings.push(format!("{policy} {:.1?}", started.elapsed()));
+        let preloaded = run(preload_in(&mut make(&dir), policy, mode).current_dir(&dir), TIMEOUT);
+        timings.push(format!("{policy} ({}) {:.1?}", mode.name(), started.elapsed()));
         assert_eq!(preloaded.status.code(), plain.status.code(), "{name} under {policy}: exit status differs");
         assert_eq!(preloaded.status.success(), plain.status.success(), "{name} under {policy}: {}", preloaded.stderr);
         if preloaded.stdout != plain.stdout {
@@ -172,6 +213,7 @@ pub fn same_with_and_without(name: &str, make: impl Fn(&Path) -> Command) {
             );
         }
         assert_preload_was_active(name, policy, &preloaded);
+        assert_mode(name, mode, &preloaded);
     }
     println!("{name}: {}", timings.join(", "));
 }
