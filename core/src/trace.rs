@@ -518,8 +518,15 @@ mod tests {
         ]
     }
 
+    /// Fewer cases under Miri, and no file of failures there (Miri isolates the file system).
+    fn config() -> proptest::prelude::ProptestConfig {
+        let default = proptest::prelude::ProptestConfig::default();
+        let failure_persistence = if cfg!(miri) { None } else { default.failure_persistence.clone() };
+        proptest::prelude::ProptestConfig { cases: if cfg!(miri) { 8 } else { 2000 }, failure_persistence, ..default }
+    }
+
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 2000 }))]
+        #![proptest_config(config())]
 
         /// Every event written is read back as itself, on a line of at most
         /// `MAX_EVENT_LINE` bytes that ends with its one newline.
