@@ -1,5 +1,5 @@
 //! `memalloc replay TRACE`: replays a heap trace recorded by the preload library
-//! (`MEMALLOC_TRACE=FILE`, format in `docs/PRELOAD.md`, parsed by `memalloc::trace`)
+//! (`MEMALLOC_TRACE=FILE`, format defined and parsed in `memalloc::trace`)
 //! under each policy, and reports replay time, peak footprint, fragmentation over time and
 //! the first failure at the given capacity.
 //!
@@ -463,8 +463,8 @@ impl Replay {
         self.peak_allocated = self.peak_allocated.max(self.allocated);
     }
 
-    /// Releases what the replay holds for `held`.
-    fn release(&mut self, held: Held, line: usize) {
+    /// Frees the replay's block behind `held`, if it has one (a lost block has none).
+    fn free_held(&mut self, held: Held, line: usize) {
         if let Held::Live { addr, size } = held {
             match self.heap.free(addr, size) {
                 Ok(()) => self.allocated -= size,
@@ -477,7 +477,7 @@ impl Replay {
     fn claim(&mut self, addr: usize, line: usize) {
         if let Some(held) = self.map.remove(&addr) {
             self.error(line, format!("address {addr} returned while still live"));
-            self.release(held, line);
+            self.free_held(held, line);
         }
     }
 
@@ -519,7 +519,7 @@ impl Replay {
                 }
             },
             Event::Free { addr } => match self.map.remove(&addr) {
-                Some(held) => self.release(held, line),
+                Some(held) => self.free_held(held, line),
                 None if self.forked_child => self.inherited += 1,
                 None => self.error(line, format!("free of address {addr}, which is not live")),
             },

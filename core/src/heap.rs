@@ -10,6 +10,7 @@ use crate::allocator::{Block, BlockKind, Move, Request, Stats};
 use crate::attributes::{Attributes, Extra};
 use crate::blocks::{BlockRef, BlockTable};
 use crate::error::Error;
+use crate::extent::Extent;
 use crate::index::{Index, Span, align_up};
 use crate::live::{Found, LiveTable};
 use crate::report::Fragmentation;
@@ -244,7 +245,7 @@ impl<I: Index> Heap<I> {
     #[inline]
     pub(crate) fn free(&mut self, addr: usize, size: usize) -> Result<(), Error> {
         let found = self.check_live(addr, size)?;
-        self.release(found);
+        self.free_found(found);
         Ok(())
     }
 
@@ -254,14 +255,16 @@ impl<I: Index> Heap<I> {
             return Err(Error::InvalidAddress);
         }
         let found = self.find(addr).ok_or(Error::NotAllocated)?;
-        self.release(found);
+        self.free_found(found);
         Ok(())
     }
 
-    /// Frees the live allocation the live table `found`: out of the table, its
-    /// footprint back to free space, the counters updated.
+    /// Frees the live allocation `found` (as the live table found it): out of the table,
+    /// its attributes dropped, its footprint back to free space, the counters updated. The
+    /// one way out for an allocation: `free`, `free_at`, `free_tagged`, a `reallocate`
+    /// that moves and `compact` all end here.
     #[inline]
-    fn release(&mut self, found: Found) {
+    fn free_found(&mut self, found: Found) {
         let size = self.blocks.used(found.id).size;
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
         self.attributes.remove(found.id);
@@ -306,7 +309,7 @@ impl<I: Index> Heap<I> {
         let new_id = self.place(new_size, extra.alignment, None)?;
         // Placing the new block may have moved entries of the live table: look again.
         let found = self.find(addr).expect("the old allocation is still live");
-        self.release(found);
+        self.free_found(found);
         self.attributes.set(new_id, extra);
         Ok(self.blocks.used(new_id).start)
     }
@@ -348,7 +351,7 @@ impl<I: Index> Heap<I> {
         starts.sort_unstable();
         for &start in &starts {
             let found = self.find(start).expect("a tagged allocation is live");
-            self.release(found);
+            self.free_found(found);
         }
         starts.len()
     }
@@ -382,7 +385,7 @@ impl<I: Index> Heap<I> {
             // as if the allocation had been freed and made again at `to`.
             let found = self.find(start).expect("the allocation is live");
             self.attributes.remove(id);
-            self.release(found);
+            self.free_found(found);
             // A walk for the target may start at the allocation before, when the target
             // lies after it (buddy's may lie anywhere below).
             let walk_from = if to >= end { from_block } else { BlockRef::NIL };
@@ -416,7 +419,7 @@ impl<I: Index> Heap<I> {
             .index
             .free_order(&self.blocks)
             .into_iter()
-            .map(|id| (self.blocks.free(id).start, self.blocks.free(id).size))
+            .map(|id| Extent::new(self.blocks.free(id).start, self.blocks.free(id).size))
             .collect();
         Snapshot { policy, min_alignment: self.min_alignment, capacity: self.capacity, live, free }
     }
@@ -458,10 +461,10 @@ impl<I: Index> Heap<I> {
             heap.attributes.set(id, Extra { tag: record.tag, pinned: record.pinned, alignment: record.alignment });
             from = BlockRef::used(id);
         }
-        let free: std::collections::HashMap<(usize, usize), u32> = heap
+        let free: std::collections::HashMap<Extent, u32> = heap
             .blocks
             .walk()
-            .filter_map(|(block, start)| block.as_free().map(|id| ((start, heap.blocks.free(id).size), id)))
+            .filter_map(|(block, start)| block.as_free().map(|id| (Extent::new(start, heap.blocks.free(id).size), id)))
             .collect();
         if free.len() != snapshot.free.len() {
             return Err(bad);

@@ -31,6 +31,7 @@ mod allocator;
 mod attributes;
 mod blocks;
 mod error;
+mod extent;
 mod heap;
 mod index;
 mod live;

@@ -7,6 +7,7 @@
 
 use crate::Policy;
 use crate::error::Error;
+use crate::extent::Extent;
 
 /// The first eight bytes of every snapshot.
 pub(crate) const MAGIC: [u8; 8] = *b"MEMALLOC";
@@ -48,9 +49,8 @@ pub(crate) struct Snapshot {
     pub(crate) capacity: usize,
     /// In ascending address order.
     pub(crate) live: Vec<LiveRecord>,
-    /// The free blocks `(start, size)`, in the order of the policy's index (see
-    /// `Index::free_order`).
-    pub(crate) free: Vec<(usize, usize)>,
+    /// The free blocks, in the order of the policy's index (see `Index::free_order`).
+    pub(crate) free: Vec<Extent>,
 }
 
 /// FNV-1a, 64 bits: a checksum, not a defence (it catches truncation and corruption).
@@ -92,9 +92,9 @@ impl Snapshot {
             out.extend_from_slice(&(if record.pinned { FLAG_PINNED } else { 0 }).to_le_bytes());
             out.extend_from_slice(&0u32.to_le_bytes());
         }
-        for &(start, size) in &self.free {
-            word(&mut out, start);
-            word(&mut out, size);
+        for block in &self.free {
+            word(&mut out, block.start);
+            word(&mut out, block.size);
         }
         let checksum = fnv1a(&out);
         out.extend_from_slice(&checksum.to_le_bytes());
@@ -139,7 +139,8 @@ impl Snapshot {
         }
         let mut free = Vec::with_capacity(free_count);
         for _ in 0..free_count {
-            free.push((reader.usize()?, reader.usize()?));
+            let start = reader.usize()?;
+            free.push(Extent::new(start, reader.usize()?));
         }
         Ok(Snapshot { policy, min_alignment, capacity, live, free })
     }

@@ -348,8 +348,9 @@ impl Model {
         })
     }
 
-    /// Frees the buddy block `(start, size)` and merges it with its buddy, repeatedly.
-    fn release_buddy_block(&mut self, mut start: usize, mut size: usize) {
+    /// Gives the buddy block `(start, size)` back to free space, merged with its free buddy,
+    /// and the result with its own, as far as they go.
+    fn give_buddy_block(&mut self, mut start: usize, mut size: usize) {
         while self.parent_inside_top(start, size) {
             let buddy = start ^ size;
             let Some(i) = self.free.iter().position(|&block| block == (buddy, size)) else { break };
@@ -372,7 +373,7 @@ impl Model {
                 while !at.is_multiple_of(block) {
                     block /= 2;
                 }
-                self.release_buddy_block(at, block);
+                self.give_buddy_block(at, block);
                 at += block;
             }
             return;

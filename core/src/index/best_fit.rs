@@ -15,25 +15,33 @@ use super::tree::{BlockTree, Leaf, Order, lower_bound};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SizeOrder;
 
+/// A free block's place in [`SizeOrder`]: its size first, then its start (the derived
+/// order compares the fields in the order they are declared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SizeKey {
+    size: usize,
+    start: usize,
+}
+
 impl Order for SizeOrder {
-    type Key = (usize, usize);
-    const KEY_MAX: (usize, usize) = (usize::MAX, usize::MAX);
+    type Key = SizeKey;
+    const KEY_MAX: SizeKey = SizeKey { size: usize::MAX, start: usize::MAX };
     const BY_ADDRESS: bool = false;
 
-    fn key(start: usize, size: usize) -> (usize, usize) {
-        (size, start)
+    fn key(start: usize, size: usize) -> SizeKey {
+        SizeKey { size, start }
     }
 
     #[inline]
-    fn at_most(a: (usize, usize), b: (usize, usize)) -> bool {
-        (a.0 < b.0) | ((a.0 == b.0) & (a.1 <= b.1))
+    fn at_most(a: SizeKey, b: SizeKey) -> bool {
+        (a.size < b.size) | ((a.size == b.size) & (a.start <= b.start))
     }
 
-    fn rank<const L: usize>(leaf: &Leaf<L>, key: (usize, usize)) -> usize {
+    fn rank<const L: usize>(leaf: &Leaf<L>, key: SizeKey) -> usize {
         // Unused slots (size 0) are past the length and left out.
         lower_bound(leaf.len, |i| {
             let (size, start) = (leaf.sizes[i], leaf.starts[i]);
-            (size < key.0) | ((size == key.0) & (start < key.1))
+            (size < key.size) | ((size == key.size) & (start < key.start))
         })
     }
 }

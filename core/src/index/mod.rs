@@ -20,6 +20,7 @@ mod tlsf;
 mod tree;
 
 use crate::blocks::{BlockRef, BlockTable, FreeBlock, UsedBlock, Words};
+use crate::extent::Extent;
 
 pub(crate) use best_fit::BestFitIndex;
 pub(crate) use buddy::BuddyIndex;
@@ -190,9 +191,9 @@ pub(crate) trait FreeSet: Clone + std::fmt::Debug {
     /// Free block `id` (still in the table, extent unchanged) leaves the set.
     fn remove(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32);
 
-    /// Free block `id` was `old = (start, size)` and now has its extent in the table,
-    /// between the same neighbours.
-    fn moved(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, old: (usize, usize));
+    /// Free block `id` was `old` and now has its extent in the table, between the same
+    /// neighbours.
+    fn moved(&mut self, blocks: &mut BlockTable<Self::Words>, id: u32, old: Extent);
 
     /// The size of the largest free block (0 when none).
     fn largest(&self, blocks: &BlockTable<Self::Words>) -> usize;
@@ -235,8 +236,8 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
             let (lo, hi) = (O::key(span.lo, 0), O::key(span.hi, 0));
             let inside = |tree: &mut Self| tree.search((Some(lo), Some(hi)), size, span.top_down, fits);
             let straddling = |tree: &mut Self| {
-                let (start, block, id) = tree.last_below(lo)?;
-                span.place(start, block, size, align).map(|at| (id, at))
+                let (block, id) = tree.last_below(lo)?;
+                span.place(block.start, block.size, size, align).map(|at| (id, at))
             };
             if span.top_down {
                 inside(self).or_else(|| straddling(self))
@@ -262,8 +263,8 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
     fn free_block_at(&self, blocks: &BlockTable<()>, at: usize, from: BlockRef) -> Option<u32> {
         if O::BY_ADDRESS {
             // The last block that starts at or below `at`, if it reaches past it.
-            let (start, size, id) = self.last_below(O::key(at.checked_add(1)?, 0))?;
-            (at - start < size).then_some(id)
+            let (block, id) = self.last_below(O::key(at.checked_add(1)?, 0))?;
+            block.contains(at).then_some(id)
         } else {
             blocks.block_at(from, at).as_free()
         }
@@ -279,9 +280,9 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
         BlockTree::remove(self, start, size, id);
     }
 
-    fn moved(&mut self, blocks: &mut BlockTable<()>, id: u32, old: (usize, usize)) {
+    fn moved(&mut self, blocks: &mut BlockTable<()>, id: u32, old: Extent) {
         let FreeBlock { start, size, .. } = *blocks.free(id);
-        self.update(id, old, start, size);
+        self.update(id, old, Extent::new(start, size));
     }
 
     fn largest(&self, _blocks: &BlockTable<()>) -> usize {
@@ -293,11 +294,11 @@ impl<O: Order, const L: usize, const F: usize> FreeSet for BlockTree<O, L, F> {
         if self.len() != blocks.free_blocks() {
             return Err(format!("{} free blocks in the table, {} in the tree", blocks.free_blocks(), self.len()));
         }
-        for (start, size, id) in self.entries() {
+        for (Extent { start, size }, id) in self.entries() {
             let block = blocks.free_checked(id).ok_or_else(|| format!("the tree lists free slot {id}, not in use"))?;
             if (block.start, block.size) != (start, size) {
                 return Err(format!(
-                    "the tree has ({start}, {size}) for free slot {id}, the table ({}, {})",
+                    "the tree has [{start}, +{size}) for free slot {id}, the table [{}, +{})",
                     block.start, block.size
                 ));
             }
@@ -345,17 +346,17 @@ fn carve<S: FreeSet>(
         }
         (0, _) => {
             blocks.set_free_extent(id, at + footprint, tail);
-            set.moved(blocks, id, (start, units));
+            set.moved(blocks, id, Extent::new(start, units));
             blocks.insert_used_before(this, at, size)
         }
         (_, 0) => {
             blocks.set_free_extent(id, start, head);
-            set.moved(blocks, id, (start, units));
+            set.moved(blocks, id, Extent::new(start, units));
             blocks.insert_used_after(this, at, size)
         }
         (_, _) => {
             blocks.set_free_extent(id, start, head);
-            set.moved(blocks, id, (start, units));
+            set.moved(blocks, id, Extent::new(start, units));
             let used = blocks.insert_used_after(this, at, size);
             let rest = blocks.insert_free_after(BlockRef::used(used), at + footprint, tail);
             set.insert(blocks, rest);
@@ -378,13 +379,13 @@ fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32, 
             let FreeBlock { start: b_start, size: b_size, .. } = *blocks.free(before);
             blocks.delete_used(id);
             blocks.set_free_extent(before, b_start, b_size + footprint);
-            set.moved(blocks, before, (b_start, b_size));
+            set.moved(blocks, before, Extent::new(b_start, b_size));
         }
         (None, Some(after)) => {
             let FreeBlock { start: a_start, size: a_size, .. } = *blocks.free(after);
             blocks.delete_used(id);
             blocks.set_free_extent(after, start, footprint + a_size);
-            set.moved(blocks, after, (a_start, a_size));
+            set.moved(blocks, after, Extent::new(a_start, a_size));
         }
         (Some(before), Some(after)) => {
             let a_size = blocks.free(after).size;
@@ -393,7 +394,7 @@ fn give_to<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32, 
             let FreeBlock { start: b_start, size: b_size, .. } = *blocks.free(before);
             blocks.delete_used(id);
             blocks.set_free_extent(before, b_start, b_size + footprint + a_size);
-            set.moved(blocks, before, (b_start, b_size));
+            set.moved(blocks, before, Extent::new(b_start, b_size));
         }
     }
 }
@@ -412,7 +413,7 @@ fn grow_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u32
         blocks.delete_free(after);
     } else {
         blocks.set_free_extent(after, start + growth, size - growth);
-        set.moved(blocks, after, (start, size));
+        set.moved(blocks, after, Extent::new(start, size));
     }
     true
 }
@@ -426,7 +427,7 @@ fn shrink_into<S: FreeSet>(set: &mut S, blocks: &mut BlockTable<S::Words>, id: u
         Some(after) => {
             let FreeBlock { start: a_start, size: a_size, .. } = *blocks.free(after);
             blocks.set_free_extent(after, at, cut + a_size);
-            set.moved(blocks, after, (a_start, a_size));
+            set.moved(blocks, after, Extent::new(a_start, a_size));
         }
         None => {
             let free = blocks.insert_free_after(BlockRef::used(id), at, cut);

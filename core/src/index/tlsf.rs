@@ -42,6 +42,7 @@
 
 use super::{FreeSet, Span, fit_in_block};
 use crate::blocks::{BlockTable, SINK};
+use crate::extent::Extent;
 
 /// The table TLSF works on: each free block holds its previous and next block in its class
 /// list.
@@ -285,9 +286,9 @@ impl FreeSet for TlsfIndex {
     }
 
     #[inline]
-    fn moved(&mut self, blocks: &mut Blocks, id: u32, (_, old_size): (usize, usize)) {
+    fn moved(&mut self, blocks: &mut Blocks, id: u32, old: Extent) {
         let size = blocks.free(id).size;
-        let (old_class, class) = (class_of(old_size), class_of(size));
+        let (old_class, class) = (class_of(old.size), class_of(size));
         if class != old_class {
             self.unlink(blocks, id, old_class);
             self.link(blocks, id, class);

@@ -25,6 +25,7 @@
 use std::fmt::Debug;
 
 use super::fit_in_block;
+use crate::extent::Extent;
 use crate::slab::{Slab, Vacant};
 
 /// How a tree orders its blocks.
@@ -546,12 +547,13 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         None
     }
 
-    /// The last block whose key is below `key`, as `(start, size, block slot)`.
-    pub(crate) fn last_below(&self, key: O::Key) -> Option<(usize, usize, u32)> {
+    /// The last block whose key is below `key`, and its block slot.
+    pub(crate) fn last_below(&self, key: O::Key) -> Option<(Extent, u32)> {
         let query = Query { from: None, to: Some(key), min_size: 0, backwards: true, fits: |start, _| Some(start) };
         let mut cur = Cursor::START;
         self.search_node(0, self.root, (None, None), &query, &mut cur)?;
-        Some(self.entry(&cur))
+        let (start, size, id) = self.entry(&cur);
+        Some((Extent::new(start, size), id))
     }
 
     /// The cursor at block `id`, whose key is `key`: the finger when it points there,
@@ -580,10 +582,10 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         self.remove_at(&cur);
     }
 
-    /// Block `id` was `[old_start, old_start + old_size)` and is now
-    /// `[start, start + size)`, between the same neighbours in address order.
-    pub(crate) fn update(&mut self, id: u32, (old_start, old_size): (usize, usize), start: usize, size: usize) {
-        let cur = self.locate(id, O::key(old_start, old_size));
+    /// Block `id` was `old` and is now `new`, between the same neighbours in address order.
+    pub(crate) fn update(&mut self, id: u32, old: Extent, new: Extent) {
+        let cur = self.locate(id, O::key(old.start, old.size));
+        let Extent { start, size } = new;
         if O::BY_ADDRESS || self.fits_at(&cur, O::key(start, size)) {
             self.set(&cur, start, size);
         } else {
@@ -890,16 +892,16 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         }
     }
 
-    /// Every block in key order, as `(start, size, block slot)`.
-    pub(crate) fn entries(&self) -> Vec<(usize, usize, u32)> {
+    /// Every block in key order, with its block slot.
+    pub(crate) fn entries(&self) -> Vec<(Extent, u32)> {
         let mut out = Vec::with_capacity(self.len);
         self.collect(0, self.root, &mut out);
         out
     }
 
-    fn collect(&self, level: usize, id: u32, out: &mut Vec<(usize, usize, u32)>) {
+    fn collect(&self, level: usize, id: u32, out: &mut Vec<(Extent, u32)>) {
         if level == self.height {
-            out.extend(self.leaves[id].entries());
+            out.extend(self.leaves[id].entries().map(|(start, size, id)| (Extent::new(start, size), id)));
         } else {
             let inner = &self.inners[id];
             for &child in &inner.children[..inner.len] {
@@ -917,7 +919,7 @@ impl<O: Order, const L: usize, const F: usize> BlockTree<O, L, F> {
         if count != self.len {
             return Err(format!("free block count {} but {count} blocks in the tree", self.len));
         }
-        let keys: Vec<O::Key> = self.entries().iter().map(|&(start, size, _)| O::key(start, size)).collect();
+        let keys: Vec<O::Key> = self.entries().iter().map(|&(block, _)| O::key(block.start, block.size)).collect();
         if keys.windows(2).any(|w| w[0] >= w[1]) {
             return Err("the tree's blocks are not in ascending key order".into());
         }
@@ -1068,10 +1070,10 @@ mod tests {
                             tree.remove(s, n, id);
                             model.remove(k);
                         } else if at == s {
-                            tree.update(id, (s, n), s + size, n - size);
+                            tree.update(id, Extent::new(s, n), Extent::new(s + size, n - size));
                             model[k] = (s + size, n - size, id);
                         } else {
-                            tree.update(id, (s, n), s, at - s);
+                            tree.update(id, Extent::new(s, n), Extent::new(s, at - s));
                             model[k] = (s, at - s, id);
                         }
                     }
@@ -1085,10 +1087,10 @@ mod tests {
                         if room > 0 {
                             let grow = 1 + rng.random_range(0..room);
                             if s % 1024 >= grow && rng.random_range(0..2) == 0 {
-                                tree.update(id, (s, n), s - grow, n + grow);
+                                tree.update(id, Extent::new(s, n), Extent::new(s - grow, n + grow));
                                 model[k] = (s - grow, n + grow, id);
                             } else {
-                                tree.update(id, (s, n), s, n + grow);
+                                tree.update(id, Extent::new(s, n), Extent::new(s, n + grow));
                                 model[k] = (s, n + grow, id);
                             }
                         }
@@ -1103,7 +1105,8 @@ mod tests {
             }
             tree.check().unwrap_or_else(|e| panic!("step {step}: {e}"));
             sorted(&mut model);
-            assert_eq!(tree.entries(), model, "step {step}: entries differ");
+            let expected: Vec<(Extent, u32)> = model.iter().map(|&(s, n, id)| (Extent::new(s, n), id)).collect();
+            assert_eq!(tree.entries(), expected, "step {step}: entries differ");
             assert_eq!(tree.largest(), model.iter().map(|e| e.1).max().unwrap_or(0));
             deepest = deepest.max(tree.height());
         }
