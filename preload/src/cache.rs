@@ -83,7 +83,13 @@ static LIMITS: [u32; CLASSES] = {
     let mut c = 0;
     while c < CLASSES {
         let n = 16 * 1024 / crate::small::size_of_class(c);
-        table[c] = if n < 4 { 4 } else if n > 64 { 64 } else { n as u32 };
+        table[c] = if n < 4 {
+            4
+        } else if n > 64 {
+            64
+        } else {
+            n as u32
+        };
         c += 1;
     }
     table
