@@ -119,7 +119,7 @@ fn register(setup: &Setup) -> bool {
         State::Active => true,
         State::New => {
             // The value only has to be non-null for the destructor to run.
-            let ok = setup.exit_key.is_some_and(|key| prim::set_thread_value(key, 1 as *mut c_void));
+            let ok = setup.exit_key.is_some_and(|key| prim::set_thread_value(key, core::ptr::dangling_mut::<c_void>()));
             with(|c| c.state = if ok { State::Active } else { State::Gone });
             ok
         }

@@ -93,7 +93,7 @@ fn start() -> &'static Setup {
         first = true;
         let config = Config::from_env();
         let page = prim::page_size();
-        let arenas = config.arenas.unwrap_or_else(|| prim::cpu_count()).clamp(1, crate::region::MAX_ARENAS);
+        let arenas = config.arenas.unwrap_or_else(prim::cpu_count).clamp(1, crate::region::MAX_ARENAS);
         let Some(window) = Window::choose(arenas) else {
             diag::fatal(format_args!("cannot reserve a heap region (mmap refused 64 MiB)"))
         };

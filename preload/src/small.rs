@@ -349,7 +349,7 @@ const _: () = {
         let c = class_of(size);
         let need = if size == 0 { 1 } else { size };
         assert!(c < CLASSES && size_of_class(c) >= need && (c == 0 || size_of_class(c - 1) < need));
-        assert!(size_of_class(c) % 16 == 0);
+        assert!(size_of_class(c).is_multiple_of(16));
         size += 1;
     }
 };
