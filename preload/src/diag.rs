@@ -5,8 +5,7 @@
 use core::fmt::{self, Write};
 
 use crate::prim;
-// The trace writer's imports (until it uses `prim` directly).
-pub(crate) use crate::prim::{errno, identity, write_all};
+use crate::prim::identity;
 
 /// Text formatted into a fixed buffer; what does not fit is cut off.
 pub(crate) struct StackText<const N: usize> {

@@ -208,6 +208,24 @@ pub(crate) fn write_all(fd: libc::c_int, mut bytes: &[u8]) {
     }
 }
 
+/// Opens (creating it, mode 0644) the file named by the NUL-terminated `path` for
+/// appending, close-on-exec; the descriptor, or `None` (`errno` says why).
+pub(crate) fn open_append(path: &[u8]) -> Option<libc::c_int> {
+    if path.last() != Some(&0) {
+        return None;
+    }
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    // SAFETY: `path` is NUL-terminated (checked above) and lives through the call.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), flags, 0o644) };
+    (fd >= 0).then_some(fd)
+}
+
+/// Closes `fd`, a descriptor the caller opened and uses no more.
+pub(crate) fn close(fd: libc::c_int) {
+    // SAFETY: closing a descriptor has no memory-safety preconditions.
+    unsafe { libc::close(fd) };
+}
+
 /// The device and inode that `fd` refers to, if it is open.
 pub(crate) fn identity(fd: libc::c_int) -> Option<(libc::dev_t, libc::ino_t)> {
     // SAFETY: stat is plain data; fstat fills it or fails.

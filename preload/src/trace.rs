@@ -14,6 +14,7 @@ use core::ffi::CStr;
 use memalloc_core::trace::{self as format, Event, MAX_EVENT_LINE, MAX_LINE};
 
 use crate::diag;
+use crate::prim;
 
 /// Bytes buffered before a write.
 const BUF_SIZE: usize = 64 << 10;
@@ -59,9 +60,8 @@ impl Trace {
     /// Starts a block: the buffer holds only the `P <pid> <ppid>` line.
     fn start_block(&mut self) {
         self.len = 0;
-        // SAFETY: getpid and getppid have no preconditions.
-        let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-        self.line(&Event::Process { pid: pid as u64, ppid: ppid as u64 });
+        let (pid, ppid) = prim::pid_and_ppid();
+        self.line(&Event::Process { pid: pid.into(), ppid: ppid.into() });
         self.header = self.len;
     }
 
@@ -108,8 +108,8 @@ impl Trace {
     /// next one.
     pub(crate) fn flush(&mut self) {
         if self.len > self.header && self.fd >= 0 {
-            if diag::identity(self.fd) == Some(self.file) {
-                diag::write_all(self.fd, &self.buf[..self.len]);
+            if prim::identity(self.fd) == Some(self.file) {
+                prim::write_all(self.fd, &self.buf[..self.len]);
             } else {
                 diag::line(format_args!("MEMALLOC_TRACE: the program closed the trace file; tracing stopped"));
                 self.fd = -1;
@@ -144,8 +144,7 @@ fn open_file(path: &CStr) -> Option<(libc::c_int, (libc::dev_t, libc::ino_t))> {
         let mut digits = [0u8; 20];
         let piece: &[u8] = if bytes[i] == b'%' && bytes.get(i + 1) == Some(&b'p') {
             i += 2;
-            // SAFETY: getpid has no preconditions.
-            format::decimal(unsafe { libc::getpid() } as u64, &mut digits)
+            format::decimal(prim::pid_and_ppid().0.into(), &mut digits)
         } else {
             i += 1;
             &bytes[i - 1..i]
@@ -157,18 +156,15 @@ fn open_file(path: &CStr) -> Option<(libc::c_int, (libc::dev_t, libc::ino_t))> {
         name[len..len + piece.len()].copy_from_slice(piece);
         len += piece.len();
     }
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-    // SAFETY: `name` is NUL-terminated (zero-initialised, `len < name.len()`).
-    let fd = unsafe { libc::open(name.as_ptr().cast(), flags, 0o644) };
-    if fd < 0 {
+    // `name` is NUL-terminated: zero-initialised, and `len < name.len()`.
+    let Some(fd) = prim::open_append(&name[..=len]) else {
         let shown = core::str::from_utf8(&name[..len]).unwrap_or("(not UTF-8)");
-        diag::line(format_args!("MEMALLOC_TRACE: cannot open {shown} (errno {}); not tracing", diag::errno()));
+        diag::line(format_args!("MEMALLOC_TRACE: cannot open {shown} (errno {}); not tracing", prim::errno()));
         return None;
-    }
-    let Some(file) = diag::identity(fd) else {
+    };
+    let Some(file) = prim::identity(fd) else {
         diag::line(format_args!("MEMALLOC_TRACE: cannot stat the trace file; not tracing"));
-        // SAFETY: `fd` was just opened by this function and is not used again.
-        unsafe { libc::close(fd) };
+        prim::close(fd);
         return None;
     };
     Some((fd, file))
