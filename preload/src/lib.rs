@@ -180,15 +180,18 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     }
     let setup = setup();
     count(setup, Call::Free);
-    release_block(setup, "free", ptr);
+    free_block(setup, "free", ptr, true);
 }
 
-/// Frees the block at `ptr` (not NULL) for `func`, recording it; aborts on a bad pointer.
-fn release_block(setup: &Setup, func: &str, ptr: *mut c_void) {
+/// Frees the block at `ptr` (not NULL) for `func`, recording it if `traced` (a `realloc`
+/// that moved the block recorded the move instead); aborts on a bad pointer.
+fn free_block(setup: &Setup, func: &str, ptr: *mut c_void, traced: bool) {
     let (off, i) = locate(setup, func, ptr);
     if setup.front && arena::in_slab(setup, i, off) {
         let Ok(class) = small::take_live(ptr as usize) else { bad_pointer(func, ptr, BadPointer::NotLive) };
-        record(setup, b'f', &[Field::Num(off)]);
+        if traced {
+            record(setup, b'f', &[Field::Num(off)]);
+        }
         count_freed(setup, class_size(class));
         cache::put(setup, ptr as usize, class);
         return;
@@ -198,7 +201,9 @@ fn release_block(setup: &Setup, func: &str, ptr: *mut c_void) {
         drop(arena);
         bad_pointer(func, ptr, BadPointer::NotLive)
     };
-    record(setup, b'f', &[Field::Num(off)]);
+    if traced {
+        record(setup, b'f', &[Field::Num(off)]);
+    }
     arena.free(off, size);
     count_freed(setup, usable(size.max(1)));
 }
@@ -224,7 +229,7 @@ fn resize(setup: &Setup, func: &str, ptr: *mut c_void, size: usize) -> *mut c_vo
         return finish(setup, addr);
     }
     if size == 0 {
-        release_block(setup, func, ptr);
+        free_block(setup, func, ptr, true);
         return ptr::null_mut();
     }
     let off = ptr as usize - setup.window.base;
@@ -261,27 +266,8 @@ fn resize(setup: &Setup, func: &str, ptr: *mut c_void, size: usize) -> *mut c_vo
     // the new one at least `size`.
     unsafe { ptr::copy_nonoverlapping(ptr as *const u8, new as *mut u8, old_usable.min(size)) };
     record(setup, b'r', &[Field::Num(off), Field::Num(size), result(setup, Some(new))]);
-    free_quietly(setup, func, ptr);
+    free_block(setup, func, ptr, false);
     new as *mut c_void
-}
-
-/// Frees the block at `ptr` without a trace record (a `realloc` that moved it recorded
-/// the move).
-fn free_quietly(setup: &Setup, func: &str, ptr: *mut c_void) {
-    let (off, i) = locate(setup, func, ptr);
-    if setup.front && arena::in_slab(setup, i, off) {
-        let Ok(class) = small::take_live(ptr as usize) else { bad_pointer(func, ptr, BadPointer::NotLive) };
-        count_freed(setup, class_size(class));
-        cache::put(setup, ptr as usize, class);
-        return;
-    }
-    let Some(mut arena) = arena::lock_started(i) else { bad_pointer(func, ptr, BadPointer::NotLive) };
-    let Some(size) = arena.size_of(off) else {
-        drop(arena);
-        bad_pointer(func, ptr, BadPointer::NotLive)
-    };
-    arena.free(off, size);
-    count_freed(setup, usable(size.max(1)));
 }
 
 /// `realloc(ptr, size)`: see `resize` above (glibc semantics: `realloc(p, 0)` frees `p`
