@@ -29,6 +29,8 @@ const MOVE_PAGES_MIN: usize = 1 << 20;
 
 /// One arena's state.
 pub(crate) struct Arena {
+    /// The arena's index.
+    pub(crate) index: usize,
     /// The window offset of the arena's first byte.
     start: usize,
     core: MemoryAllocator,
@@ -76,13 +78,20 @@ impl DerefMut for ArenaGuard {
     }
 }
 
-/// Locks arena `i`, starting it if it never was; `None` when it cannot start (its counters
-/// cannot be mapped).
+/// Locks arena `i`, starting it if it never was; arena 0 when `i` cannot start (its
+/// counters cannot be mapped: the address space may be capped); `None` when neither can.
 pub(crate) fn lock(setup: &Setup, i: usize) -> Option<ArenaGuard> {
     let errno = prim::errno();
     let mut guard = ARENAS[i].lock();
     if guard.is_none() {
-        *guard = Some(Arena::new(setup, i)?);
+        match Arena::new(setup, i) {
+            Some(arena) => *guard = Some(arena),
+            None if i != 0 => {
+                drop(guard);
+                return lock(setup, 0);
+            }
+            None => return None,
+        }
     }
     Some(ArenaGuard { guard, errno })
 }
@@ -151,6 +160,7 @@ impl Arena {
         let chunks = Chunks::new(window.addr(start), window.span, setup.page)?;
         TABLES[i].store(chunks.table().cast_mut(), Ordering::Release);
         Some(Arena {
+            index: i,
             start,
             core,
             chunks,

@@ -159,7 +159,7 @@ pub(crate) fn take(setup: &Setup, class: usize) -> Option<usize> {
 fn refill(setup: &Setup, class: usize) -> Option<usize> {
     let i = arena_index(setup);
     let mut list = (0, 0);
-    arena::lock(setup, i)?.take_blocks(i, setup.window.base, class, (limit(class) / 2).max(1) as usize, &mut list);
+    arena::lock(setup, i)?.take_blocks(setup.window.base, class, (limit(class) / 2).max(1) as usize, &mut list);
     let block = list.0;
     if block == 0 {
         return None;
@@ -175,7 +175,7 @@ fn refill(setup: &Setup, class: usize) -> Option<usize> {
 fn take_direct(setup: &Setup, class: usize) -> Option<usize> {
     let i = arena_index(setup);
     let mut list = (0, 0);
-    arena::lock(setup, i)?.take_blocks(i, setup.window.base, class, 1, &mut list);
+    arena::lock(setup, i)?.take_blocks(setup.window.base, class, 1, &mut list);
     (list.0 != 0).then_some(list.0)
 }
 

@@ -207,16 +207,9 @@ pub(crate) fn owner(addr: usize) -> usize {
 impl Arena {
     /// Takes up to `want` free blocks of `class` from this arena's slabs (making a slab
     /// when none has room), pushing each on the list `(head, count)` through the blocks'
-    /// first words. `arena` is this arena's index; `base` the window's address. Fewer
-    /// (maybe none) when there is no room.
-    pub(crate) fn take_blocks(
-        &mut self,
-        arena: usize,
-        base: usize,
-        class: usize,
-        want: usize,
-        list: &mut (usize, u32),
-    ) {
+    /// first words (`base`: the window's address). Fewer (maybe none) when there is no
+    /// room.
+    pub(crate) fn take_blocks(&mut self, base: usize, class: usize, want: usize, list: &mut (usize, u32)) {
         let size = class_size(class);
         let mut got = 0;
         while got < want {
@@ -224,7 +217,7 @@ impl Arena {
             if slab == 0 {
                 let Some(off) = self.take_chunk() else { return };
                 slab = base + off;
-                init(slab, class, arena);
+                init(slab, class, self.index);
                 self.link(class, slab);
             }
             let h = slab as *mut Header;
