@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{TempDir, build_example, readme_block_after};
+use support::{TempDir, build_example, doc_block_after};
 
 /// Builds `examples/NAME.c` into `dir` and returns the executable.
 fn build(name: &str, dir: &Path) -> PathBuf {
@@ -31,8 +31,9 @@ fn compaction_keeps_every_record_and_makes_room() {
     assert!(out.contains("25 of 25 records intact"), "{out}");
     assert!(out.contains("record 20 (pinned) still at 1254"), "{out}");
     assert!(out.contains("ma_alloc(800): success"), "room after compaction:\n{out}");
-    let block = readme_block_after("compacts in rounds of at most 8 moves (record 20 is pinned); it prints:");
-    assert_eq!(block, String::from_utf8_lossy(&run.stdout), "README.md's copy of the example's output is stale");
+    let marker = "compacts in rounds of at most 8 moves (record 20 is pinned); it prints:";
+    let block = doc_block_after("docs/GUIDE.md", marker);
+    assert_eq!(block, String::from_utf8_lossy(&run.stdout), "docs/GUIDE.md's copy of the example's output is stale");
 }
 
 #[test]

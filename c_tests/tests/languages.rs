@@ -162,14 +162,17 @@ fn python(args: &[&str]) -> String {
 }
 
 #[test]
-fn python_worked_example_prints_what_the_readme_shows() {
+fn python_worked_example_prints_what_the_package_readme_shows() {
     let stdout = python(&["examples/python/worked_example.py"]);
-    assert_eq!(stdout, readme_block_after("`examples/python/worked_example.py` prints:"));
+    assert_eq!(stdout, doc_block_after("python/README.md", "`examples/python/worked_example.py` prints:"));
 }
 
 #[test]
 fn python_package_demo_prints_the_worked_example_as_the_command_does() {
-    assert_eq!(python(&["-m", "memalloc", "demo"]), readme_block_after("`cargo run --release -- demo` prints:"));
+    assert_eq!(
+        python(&["-m", "memalloc", "demo"]),
+        doc_block_after("README.md", "`cargo run --release -- demo` prints:")
+    );
 }
 
 /// The package's pytest suite, when pytest is installed (scripts/ci-python.sh runs it
@@ -184,10 +187,12 @@ fn python_package_tests_pass() {
     python(&["-m", "pytest", "-q", "-p", "no:cacheprovider", "python/tests"]);
 }
 
-/// The fenced block of README.md that follows `marker` (a line ending in a colon).
-fn readme_block_after(marker: &str) -> String {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
-    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
+/// The fenced block of `file` (relative to the workspace: README.md, python/README.md) that
+/// follows the first occurrence of `marker` (a line ending in a colon).
+fn doc_block_after(file: &str, marker: &str) -> String {
+    let text =
+        std::fs::read_to_string(workspace_root().join(file)).unwrap_or_else(|e| panic!("{file} is readable: {e}"));
+    let after = &text[text.find(marker).unwrap_or_else(|| panic!("{file} lacks {marker:?}"))..];
     let body = &after[after.find("```").expect("a fenced block follows")..];
     let body = &body[body.find('\n').expect("the fence ends its line") + 1..];
     body[..body.find("```").expect("the block is closed")].to_string()
@@ -197,7 +202,7 @@ fn readme_block_after(marker: &str) -> String {
 fn readme_quickstart_is_the_example_file_and_prints_what_the_readme_says() {
     let root = workspace_root();
     let source = std::fs::read_to_string(root.join("examples/quickstart.c")).unwrap();
-    assert_eq!(readme_block_after("`examples/quickstart.c` (the tests compile"), source);
+    assert_eq!(doc_block_after("README.md", "`examples/quickstart.c` (the tests compile"), source);
 
     let tmp = TempDir::new("quickstart");
     let exe = tmp.0.join("quickstart");
@@ -212,5 +217,5 @@ fn readme_quickstart_is_the_example_file_and_prints_what_the_readme_says() {
             .arg(&exe),
     );
     let stdout = run("the quickstart", &mut Command::new(&exe));
-    assert_eq!(stdout, readme_block_after("It prints:"));
+    assert_eq!(stdout, doc_block_after("README.md", "It prints:"));
 }

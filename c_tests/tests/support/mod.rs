@@ -64,9 +64,10 @@ pub fn build_example(compiler: &str, std: &str, source: &str, exe: &Path) {
     assert!(build.status.success(), "{compiler} failed on {source}:\n{}", String::from_utf8_lossy(&build.stderr));
 }
 
-/// The README's copy of an example's output: the first ```text block after `marker`.
-pub fn readme_block_after(marker: &str) -> String {
-    let readme = fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
-    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README.md lacks {marker:?}"))..];
+/// A document's copy of an example's output: the first ```text block after `marker` in
+/// `file` (relative to the workspace root, e.g. `docs/GUIDE.md`).
+pub fn doc_block_after(file: &str, marker: &str) -> String {
+    let text = fs::read_to_string(workspace_root().join(file)).unwrap_or_else(|e| panic!("{file} is readable: {e}"));
+    let after = &text[text.find(marker).unwrap_or_else(|| panic!("{file} lacks {marker:?}"))..];
     after.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("a text block follows").to_string()
 }
