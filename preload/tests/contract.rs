@@ -130,6 +130,13 @@ fn bad_stats_and_trace_values_warn_once() {
     assert!(outcome.status.success());
     assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("MEMALLOC_TRACE"), "{}", outcome.stderr);
+
+    for (name, value) in [("MEMALLOC_FRONT", "maybe"), ("MEMALLOC_ARENAS", "0"), ("MEMALLOC_ARENAS", "17")] {
+        let outcome = echo_with(&[(name, value)]);
+        assert!(outcome.status.success());
+        assert_eq!(outcome.stderr.lines().count(), 1, "{name}={value}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains(name), "{}", outcome.stderr);
+    }
 }
 
 #[test]
