@@ -117,8 +117,7 @@ pub(crate) fn in_slab(setup: &Setup, i: usize, off: usize) -> bool {
 pub(crate) fn lock_all_for_fork() -> u32 {
     let mut taken = 0;
     for (i, arena) in ARENAS.iter().enumerate() {
-        if !arena.held_by_me() {
-            arena.lock_raw();
+        if arena.lock_for_fork() {
             taken |= 1 << i;
         }
     }

@@ -256,5 +256,8 @@ pub(crate) unsafe extern "C" fn thread_exit(_: *mut c_void) {
     for list in lists {
         give_back(setup, list);
     }
+    if setup.stats.is_some() {
+        crate::summary::add_up();
+    }
     prim::set_errno(errno);
 }

@@ -40,9 +40,8 @@ extern "C" fn before_fork() {
     let errno = prim::errno();
     prim::stdio_lock();
     ARENAS_TAKEN.store(arena::lock_all_for_fork(), Ordering::Relaxed);
-    let trace = !TRACE.held_by_me();
+    let trace = TRACE.lock_for_fork();
     if trace {
-        TRACE.lock_raw();
         // SAFETY: this thread holds the trace lock, until the parent or child handler runs.
         if let Some(trace) = unsafe { TRACE.value_while_held() } {
             // Written now, so that nothing buffered is lost if the parent then calls

@@ -63,10 +63,31 @@ impl<T> Lock<T> {
         self.holder.store(prim::thread_id(), Ordering::Relaxed);
     }
 
-    /// Whether the calling thread holds the lock (a signal handler may run while its
-    /// thread is inside the allocator).
-    pub(crate) fn held_by_me(&self) -> bool {
-        self.holder.load(Ordering::Relaxed) == prim::thread_id()
+    /// Takes the lock for `fork`'s prepare handler, unless the calling thread holds it
+    /// already (the handler runs in a signal handler that interrupted the allocator):
+    /// whether it took it.
+    ///
+    /// A lock held by another thread is waited for. A lock that is held while its holder
+    /// is not yet written is either another thread's, a few instructions from writing it,
+    /// or this thread's, interrupted between taking the lock and writing it: after a
+    /// thousand yields it is taken to be this thread's.
+    pub(crate) fn lock_for_fork(&self) -> bool {
+        let me = prim::thread_id();
+        for _ in 0..1000 {
+            if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                self.holder.store(me, Ordering::Relaxed);
+                return true;
+            }
+            match self.holder.load(Ordering::Relaxed) {
+                holder if holder == me => return false,
+                0 => prim::yield_now(),
+                _ => {
+                    self.lock_raw();
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     fn acquire(&self) {

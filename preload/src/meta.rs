@@ -89,11 +89,14 @@ pub(crate) fn mapped_bytes() -> usize {
 /// Takes the metadata locks before `fork` (after the arenas and the trace), unless the
 /// calling thread holds one (it forks from a signal handler): whether it took them.
 pub(crate) fn lock_for_fork() -> bool {
-    if POOLS.held_by_me() || RESERVE_LEFT.held_by_me() {
+    if !POOLS.lock_for_fork() {
         return false;
     }
-    POOLS.lock_raw();
-    RESERVE_LEFT.lock_raw();
+    if !RESERVE_LEFT.lock_for_fork() {
+        // SAFETY: taken just above by this thread, without a guard.
+        unsafe { POOLS.unlock_raw() };
+        return false;
+    }
     true
 }
 
