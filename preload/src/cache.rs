@@ -157,6 +157,10 @@ pub(crate) fn take(setup: &Setup, class: usize) -> Option<usize> {
 #[cold]
 /// Refills the calling thread's empty list of `class` from its arena; one block of them.
 fn refill(setup: &Setup, class: usize) -> Option<usize> {
+    // A new slab may need metadata, which may have run short (see `meta.rs`).
+    if crate::meta::short() && !crate::meta::recover() {
+        return None;
+    }
     let i = arena_index(setup);
     let mut list = (0, 0);
     arena::lock(setup, i)?.take_blocks(setup.window.base, class, (limit(class) / 2).max(1) as usize, &mut list);
@@ -173,6 +177,9 @@ fn refill(setup: &Setup, class: usize) -> Option<usize> {
 
 /// One block of `class` straight from the calling thread's arena.
 fn take_direct(setup: &Setup, class: usize) -> Option<usize> {
+    if crate::meta::short() && !crate::meta::recover() {
+        return None;
+    }
     let i = arena_index(setup);
     let mut list = (0, 0);
     arena::lock(setup, i)?.take_blocks(setup.window.base, class, 1, &mut list);

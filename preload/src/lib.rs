@@ -101,6 +101,7 @@ fn locate(setup: &Setup, func: &str, ptr: *mut c_void) -> (usize, usize) {
 }
 
 /// The live block at `ptr` (not NULL), or the abort for a bad pointer.
+#[inline(always)]
 fn find(setup: &Setup, func: &str, ptr: *mut c_void) -> Found {
     let (off, i) = locate(setup, func, ptr);
     if setup.front && arena::in_slab(setup, i, off) {
@@ -109,6 +110,12 @@ fn find(setup: &Setup, func: &str, ptr: *mut c_void) -> Found {
             None => bad_pointer(func, ptr, BadPointer::NotLive),
         };
     }
+    find_large(func, ptr, (off, i))
+}
+
+/// [`find`] of a block of arena `i`'s policy at window offset `off`.
+#[inline(never)]
+fn find_large(func: &str, ptr: *mut c_void, (off, i): (usize, usize)) -> Found {
     match arena::lock_started(i).and_then(|arena| arena.size_of(off)) {
         Some(size) => Found::Large { arena: i, off, size },
         None => bad_pointer(func, ptr, BadPointer::NotLive),
@@ -117,10 +124,8 @@ fn find(setup: &Setup, func: &str, ptr: *mut c_void) -> Found {
 
 /// Allocates `size` bytes (0 counts as 1) at a multiple of `align` (a power of two),
 /// zeroed if `zero`: the block's address, or `None` when there is no room.
+#[inline(always)]
 fn allocate(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usize> {
-    if meta::short() && !meta::recover() {
-        return None;
-    }
     if setup.front && size <= SMALL_MAX && align <= MIN_ALIGN {
         let class = class_of(size);
         let block = cache::take(setup, class)?;
@@ -131,6 +136,15 @@ fn allocate(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usiz
         }
         count_live(setup, class_size(class));
         return Some(block);
+    }
+    allocate_large(setup, size, align, zero)
+}
+
+/// [`allocate`] from the thread's arena's policy.
+#[inline(never)]
+fn allocate_large(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usize> {
+    if meta::short() && !meta::recover() {
+        return None;
     }
     let off = arena::lock(setup, cache::arena_index(setup))?.allocate(setup, size, align, zero)?;
     count_live(setup, usable(size.max(1)));
@@ -185,6 +199,7 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
 
 /// Frees the block at `ptr` (not NULL) for `func`, recording it if `traced` (a `realloc`
 /// that moved the block recorded the move instead); aborts on a bad pointer.
+#[inline(always)]
 fn free_block(setup: &Setup, func: &str, ptr: *mut c_void, traced: bool) {
     let (off, i) = locate(setup, func, ptr);
     if setup.front && arena::in_slab(setup, i, off) {
@@ -196,6 +211,12 @@ fn free_block(setup: &Setup, func: &str, ptr: *mut c_void, traced: bool) {
         cache::put(setup, ptr as usize, class);
         return;
     }
+    free_large(setup, func, ptr, (off, i), traced);
+}
+
+/// [`free_block`] of a block of arena `i`'s policy at window offset `off`.
+#[inline(never)]
+fn free_large(setup: &Setup, func: &str, ptr: *mut c_void, (off, i): (usize, usize), traced: bool) {
     let Some(mut arena) = arena::lock_started(i) else { bad_pointer(func, ptr, BadPointer::NotLive) };
     let Some(size) = arena.size_of(off) else {
         drop(arena);
