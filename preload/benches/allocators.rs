@@ -30,9 +30,11 @@
 //! Each workload runs once under glibc untimed (warming the caches and giving the
 //! reference output), then `runs` rounds, each running every variant once, the order
 //! rotating from round to round. Every run must exit successfully with the glibc run's
-//! stdout (the C programs print a checksum there; their timing goes to stderr), and a run
-//! under the preload must show its `MEMALLOC_STATS` summary; otherwise the variant is
-//! reported `failed` for that workload (and the benchmark exits with status 1).
+//! stdout (the C programs print a checksum there; their timing goes to stderr), and one
+//! untimed run of each preload variant, before the rounds, must show its `MEMALLOC_STATS`
+//! summary (the timed runs go without it, as a program run for speed would: its counters
+//! cost time); otherwise the variant is reported `failed` for that workload (and the
+//! benchmark exits with status 1).
 //!
 //! Wall time is from spawning the program to its exit. CPU time is user + system time from
 //! `wait4`, which counts the descendants the program waited for (`gcc`'s `cc1`, `sh`'s
@@ -140,7 +142,7 @@ impl Setup {
 
     /// Sets `cmd`'s environment for `variant`, starting from one without any preload or
     /// `MEMALLOC_*` variable.
-    fn apply(&self, cmd: &mut Command, variant: Variant) {
+    fn apply(&self, cmd: &mut Command, variant: Variant, stats: bool) {
         cmd.env_remove("LD_PRELOAD");
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("MEMALLOC_") {
@@ -151,7 +153,9 @@ impl Setup {
             cmd.env("LD_PRELOAD", lib);
         }
         if variant.is_preload() {
-            cmd.env("MEMALLOC_STATS", "1");
+            if stats {
+                cmd.env("MEMALLOC_STATS", "1");
+            }
             if let Some(policy) = &self.policy {
                 cmd.env("MEMALLOC_POLICY", policy);
             }
@@ -287,13 +291,14 @@ fn run_once(
     options: &Options,
     root: &Path,
     expected: Option<&[u8]>,
+    stats: bool,
 ) -> Result<Run, Problem> {
     let dir = root.join(variant.name());
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("create a run directory");
     let mut cmd = (case.command)(&dir);
     cmd.current_dir(&dir);
-    setup.apply(&mut cmd, variant);
+    setup.apply(&mut cmd, variant, stats);
     let run = measure(&mut cmd, options.timeout);
     let _ = fs::remove_dir_all(&dir);
     let what = format!("{} under {}", case_label(case), variant.name());
@@ -326,7 +331,7 @@ fn run_once(
         return Err(Problem::Failed(format!("{what}: the library was not loaded\n{}", tail())));
     }
     if variant.is_preload() {
-        if !run.stderr.contains("memalloc[") {
+        if stats && !run.stderr.contains("memalloc[") {
             return Err(Problem::Failed(format!(
                 "{what}: no MEMALLOC_STATS summary, so the preload was not active\n{}",
                 tail()
@@ -402,16 +407,26 @@ type Outcome = Vec<Result<Summary, Problem>>;
 fn bench(case: &Case, setup: &Setup, options: &Options) -> Outcome {
     let variants = &options.variants;
     let root = scratch(&format!("allocators-{}", case_label(case).replace(' ', "-")));
-    let reference = match run_once(case, Variant::Glibc, setup, options, &root, None) {
+    let reference = match run_once(case, Variant::Glibc, setup, options, &root, None, false) {
         Ok(run) => run.stdout,
         Err(problem) => return variants.iter().map(|_| Err(problem.clone())).collect(),
     };
     let mut samples: Vec<Result<Vec<Run>, Problem>> = variants.iter().map(|_| Ok(Vec::new())).collect();
+    // One untimed run of each preload variant with the exit summary: the library was
+    // active, reported no error, and names its mode. The timed runs go without it, as a
+    // program run for speed would (the counters cost time).
+    let mut modes: Vec<Option<String>> = variants.iter().map(|_| None).collect();
+    for (i, &variant) in variants.iter().enumerate().filter(|(_, v)| v.is_preload()) {
+        match run_once(case, variant, setup, options, &root, Some(&reference), true) {
+            Ok(run) => modes[i] = reported_mode(&run.stderr),
+            Err(problem) => samples[i] = Err(problem),
+        }
+    }
     for round in 0..options.runs {
         for k in 0..variants.len() {
             let i = (round + k) % variants.len();
             if let Ok(runs) = &mut samples[i] {
-                match run_once(case, variants[i], setup, options, &root, Some(&reference)) {
+                match run_once(case, variants[i], setup, options, &root, Some(&reference), false) {
                     Ok(run) => runs.push(run),
                     Err(problem) => samples[i] = Err(problem),
                 }
@@ -419,7 +434,11 @@ fn bench(case: &Case, setup: &Setup, options: &Options) -> Outcome {
         }
     }
     let _ = fs::remove_dir_all(&root);
-    samples.into_iter().map(|s| s.map(|runs| summarize(&runs))).collect()
+    samples
+        .into_iter()
+        .zip(modes)
+        .map(|(s, mode)| s.map(|runs| Summary { mode, ..summarize(&runs) }))
+        .collect()
 }
 
 fn case_label(case: &Case) -> String {
