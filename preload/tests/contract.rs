@@ -71,6 +71,15 @@ fn bad_pointers_abort_with_one_line_naming_them() {
             check("foreign-realloc", "realloc(): invalid pointer");
             check("freed-realloc", "realloc(): invalid pointer");
             check("freed-usable-size", "malloc_usable_size(): invalid pointer");
+            // A small block (in the fast mode a slab's, waiting in a thread cache after its
+            // first free: this thread's, or another live thread's) and a large one.
+            check("small-double-free", "double free");
+            check("small-double-free-other-thread", "double free");
+            check("small-interior-free", "free(): invalid");
+            check("small-interior-realloc", "realloc(): invalid pointer");
+            check("small-interior-usable-size", "malloc_usable_size(): invalid pointer");
+            check("large-double-free", "double free");
+            check("large-interior-free", "free(): invalid");
         }
     }
 }
