@@ -434,11 +434,7 @@ fn bench(case: &Case, setup: &Setup, options: &Options) -> Outcome {
         }
     }
     let _ = fs::remove_dir_all(&root);
-    samples
-        .into_iter()
-        .zip(modes)
-        .map(|(s, mode)| s.map(|runs| Summary { mode, ..summarize(&runs) }))
-        .collect()
+    samples.into_iter().zip(modes).map(|(s, mode)| s.map(|runs| Summary { mode, ..summarize(&runs) })).collect()
 }
 
 fn case_label(case: &Case) -> String {
@@ -815,6 +811,15 @@ fn main() -> ExitCode {
         eprintln!("no preload library at {}", setup.preload.display());
         return ExitCode::FAILURE;
     }
+    // Measure a private copy: a cargo build running beside the benchmark rewrites the
+    // library in target/ and would make the runs in between fail to load it.
+    let copy = scratch("allocators-library").join("libmemalloc_preload.so");
+    if let Err(e) = fs::copy(&setup.preload, &copy) {
+        eprintln!("cannot copy {} to {}: {e}", setup.preload.display(), copy.display());
+        return ExitCode::FAILURE;
+    }
+    let mut setup = setup;
+    setup.preload = copy;
     let mut options = options;
     let mut notes = Vec::new();
     options.variants.retain(|&v| {

@@ -18,6 +18,7 @@ use memalloc_core::{MemoryAllocator, Options};
 use crate::chunks::{self, CHUNK, Chunks};
 use crate::diag;
 use crate::lock::{Lock, LockGuard};
+use crate::meta;
 use crate::prim;
 use crate::region::{MAX_ARENAS, Stepper};
 use crate::setup::{MIN_ALIGN, Setup, usable};
@@ -94,6 +95,40 @@ pub(crate) fn lock(setup: &Setup, i: usize) -> Option<ArenaGuard> {
         }
     }
     Some(ArenaGuard { guard, errno })
+}
+
+/// Runs `f` on arena `first` (the calling thread's); when it finds no room there, on every
+/// other started arena in turn: the first result. An arena's span grows in steps that may
+/// fail (a capped address space) while another arena's mapped span has room; every block
+/// and slab records its arena by address, so its free finds it wherever it was placed.
+pub(crate) fn with_room<T>(setup: &Setup, first: usize, mut f: impl FnMut(&mut Arena) -> Option<T>) -> Option<T> {
+    if let Some(found) = lock(setup, first).and_then(|mut arena| f(&mut arena)) {
+        return Some(found);
+    }
+    (0..setup.window.arenas).filter(|&i| i != first).find_map(|i| lock_started(i).and_then(|mut arena| f(&mut arena)))
+}
+
+/// Whether an allocating call may go on: the metadata is whole (see `meta.rs`) or can be
+/// made whole again, if need be after the arenas gave back the address space they hold
+/// above their heap tops. Called with no arena lock held.
+#[inline]
+pub(crate) fn metadata_ready(setup: &Setup) -> bool {
+    #[cold]
+    fn recover(setup: &Setup) -> bool {
+        meta::recover() || (trim_all(setup) && meta::recover())
+    }
+    !meta::short() || recover(setup)
+}
+
+/// [`Arena::trim`] on every started arena; whether any address space went back.
+pub(crate) fn trim_all(setup: &Setup) -> bool {
+    let mut trimmed = false;
+    for i in 0..setup.window.arenas {
+        if let Some(mut arena) = lock_started(i) {
+            trimmed |= arena.trim();
+        }
+    }
+    trimmed
 }
 
 /// Locks arena `i` if it was ever started (a pointer into a span no arena used is no
@@ -293,6 +328,17 @@ impl Arena {
     /// The core allocator (for the exit summary).
     pub(crate) fn core(&self) -> &MemoryAllocator {
         &self.core
+    }
+
+    /// Gives back the address space of the span above the heap top (free, mapped in an
+    /// earlier step): a program whose address space is capped may need it for anything
+    /// else, the metadata's reserve first. Whether any went back.
+    pub(crate) fn trim(&mut self) -> bool {
+        let top = self.core.fragmentation().top;
+        let Some((start, len)) = self.stepper.trim(top) else { return false };
+        // The unmapped chunks held no live byte; mapped again, they are zero pages.
+        self.chunks.mark_zeroed(start, len);
+        true
     }
 
     /// Bytes of the span mapped.

@@ -158,16 +158,12 @@ pub(crate) fn take(setup: &Setup, class: usize) -> Option<usize> {
 /// Refills the calling thread's empty list of `class` from its arena; one block of them.
 fn refill(setup: &Setup, class: usize) -> Option<usize> {
     // A new slab may need metadata, which may have run short (see `meta.rs`).
-    if crate::meta::short() && !crate::meta::recover() {
+    if !arena::metadata_ready(setup) {
         return None;
     }
-    let i = arena_index(setup);
-    let mut list = (0, 0);
-    arena::lock(setup, i)?.take_blocks(setup.window.base, class, (limit(class) / 2).max(1) as usize, &mut list);
+    let want = (limit(class) / 2).max(1) as usize;
+    let list = take_blocks(setup, class, want)?;
     let block = list.0;
-    if block == 0 {
-        return None;
-    }
     // SAFETY: the blocks on `list` were just taken for this thread; the first word of each
     // links to the next.
     let rest = unsafe { *(block as *const usize) };
@@ -177,13 +173,20 @@ fn refill(setup: &Setup, class: usize) -> Option<usize> {
 
 /// One block of `class` straight from the calling thread's arena.
 fn take_direct(setup: &Setup, class: usize) -> Option<usize> {
-    if crate::meta::short() && !crate::meta::recover() {
+    if !arena::metadata_ready(setup) {
         return None;
     }
-    let i = arena_index(setup);
-    let mut list = (0, 0);
-    arena::lock(setup, i)?.take_blocks(setup.window.base, class, 1, &mut list);
-    (list.0 != 0).then_some(list.0)
+    take_blocks(setup, class, 1).map(|list| list.0)
+}
+
+/// Up to `want` blocks of `class` from the calling thread's arena (or, when it has no
+/// room, another): the list's first block and length; `None` when no arena has room.
+fn take_blocks(setup: &Setup, class: usize, want: usize) -> Option<(usize, u32)> {
+    arena::with_room(setup, arena_index(setup), |arena| {
+        let mut list = (0, 0);
+        arena.take_blocks(setup.window.base, class, want, &mut list);
+        (list.0 != 0).then_some(list)
+    })
 }
 
 /// Takes the small block at `addr` of `class`, just freed (its live bit cleared), into the

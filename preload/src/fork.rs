@@ -11,22 +11,31 @@
 //! - **From a signal handler.** A lock the forking thread already holds (the handler
 //!   interrupted it inside the allocator: glibc's `tst-mallocfork2`) is not waited for;
 //!   the child gets that structure as it was, as glibc's single-threaded `fork` does.
+//!   Such a `fork` may land while another runs its handlers, so each prepare handler
+//!   keeps what it took in a slot of its own, by nesting depth.
 //! - Registered at the first call, ours are the last prepare handlers to run and the first
 //!   parent and child handlers, so other libraries' handlers may use `malloc`.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::arena;
 use crate::diag;
 use crate::meta;
 use crate::prim;
+use crate::region::MAX_ARENAS;
 use crate::setup::TRACE;
 
-/// The arenas the prepare handler took (a mask), and whether it took the trace and the
-/// metadata locks.
-static ARENAS_TAKEN: AtomicU32 = AtomicU32::new(0);
-static TRACE_TAKEN: AtomicBool = AtomicBool::new(false);
-static META_TAKEN: AtomicBool = AtomicBool::new(false);
+/// What one prepare handler took: a mask of arenas, and these two bits.
+const TRACE_TAKEN: u32 = 1 << MAX_ARENAS;
+const META_TAKEN: u32 = 1 << (MAX_ARENAS + 1);
+const _: () = assert!(MAX_ARENAS + 2 <= 32, "the arena mask and two bits fit a u32");
+
+/// How deeply forks nest: a `fork` in a signal handler that interrupted another `fork`'s
+/// handlers runs its own handlers in between, so each prepare handler keeps what it took
+/// in its own slot, which its parent or child handler reads back.
+const MAX_NESTING: usize = 8;
+static DEPTH: AtomicUsize = AtomicUsize::new(0);
+static TAKEN: [AtomicU32; MAX_NESTING] = [const { AtomicU32::new(0) }; MAX_NESTING];
 
 /// Registers the handlers (once, at start).
 pub(crate) fn install() {
@@ -38,10 +47,17 @@ pub(crate) fn install() {
 /// `pthread_atfork` prepare: take every lock; mark the fork point in the trace.
 extern "C" fn before_fork() {
     let errno = prim::errno();
+    // The slot is claimed before any lock is taken: a handler nested in this one (a signal
+    // landing from here on) uses the next slot, and one that ran before the claim has
+    // given its slot back.
+    let depth = DEPTH.fetch_add(1, Ordering::Relaxed);
+    if depth >= MAX_NESTING {
+        diag::fatal(format_args!("fork nested more than {MAX_NESTING} deep in signal handlers"));
+    }
     prim::stdio_lock();
-    ARENAS_TAKEN.store(arena::lock_all_for_fork(), Ordering::Relaxed);
-    let trace = TRACE.lock_for_fork();
-    if trace {
+    let mut taken = arena::lock_all_for_fork();
+    if TRACE.lock_for_fork() {
+        taken |= TRACE_TAKEN;
         // SAFETY: this thread holds the trace lock, until the parent or child handler runs.
         if let Some(trace) = unsafe { TRACE.value_while_held() } {
             // Written now, so that nothing buffered is lost if the parent then calls
@@ -51,24 +67,34 @@ extern "C" fn before_fork() {
             trace.flush();
         }
     }
-    TRACE_TAKEN.store(trace, Ordering::Relaxed);
-    META_TAKEN.store(meta::lock_for_fork(), Ordering::Relaxed);
+    if meta::lock_for_fork() {
+        taken |= META_TAKEN;
+    }
+    TAKEN[depth].store(taken, Ordering::Relaxed);
     prim::set_errno(errno);
 }
 
-/// Releases what [`before_fork`] took (but stdio's lock).
+/// What the innermost prepare handler took (its slot stays claimed until [`unlock_all`]).
+fn taken() -> u32 {
+    TAKEN[DEPTH.load(Ordering::Relaxed) - 1].load(Ordering::Relaxed)
+}
+
+/// Releases what the innermost [`before_fork`] took (but stdio's lock) and gives back its
+/// slot.
 fn unlock_all() {
+    let taken = taken();
     // SAFETY: before_fork took these locks in this thread (in a child: in the thread that
-    // forked, which is this one), without guards; the masks say which.
+    // forked, which is this one), without guards; the mask says which.
     unsafe {
-        if META_TAKEN.load(Ordering::Relaxed) {
+        if taken & META_TAKEN != 0 {
             meta::unlock_after_fork();
         }
-        if TRACE_TAKEN.load(Ordering::Relaxed) {
+        if taken & TRACE_TAKEN != 0 {
             TRACE.unlock_raw();
         }
-        arena::unlock_all_after_fork(ARENAS_TAKEN.load(Ordering::Relaxed));
+        arena::unlock_all_after_fork(taken & (TRACE_TAKEN - 1));
     }
+    DEPTH.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// `pthread_atfork` parent: release the locks.
@@ -79,7 +105,7 @@ extern "C" fn after_fork_parent() {
 
 /// `pthread_atfork` child: the child's trace starts its own block; release the locks.
 extern "C" fn after_fork_child() {
-    if TRACE_TAKEN.load(Ordering::Relaxed) {
+    if taken() & TRACE_TAKEN != 0 {
         // SAFETY: before_fork took the trace lock in the thread that forked, which is this
         // child's only thread.
         if let Some(trace) = unsafe { TRACE.value_while_held() } {

@@ -143,10 +143,10 @@ fn allocate(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usiz
 /// [`allocate`] from the thread's arena's policy.
 #[inline(never)]
 fn allocate_large(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usize> {
-    if meta::short() && !meta::recover() {
+    if !arena::metadata_ready(setup) {
         return None;
     }
-    let off = arena::lock(setup, cache::arena_index(setup))?.allocate(setup, size, align, zero)?;
+    let off = arena::with_room(setup, cache::arena_index(setup), |arena| arena.allocate(setup, size, align, zero))?;
     count_live(setup, usable(size.max(1)));
     Some(setup.window.addr(off))
 }

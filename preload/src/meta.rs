@@ -18,8 +18,10 @@
 //! its allocator returns null. So a [`RESERVE`] is mapped at the first use, before any
 //! limit: when `mmap` refuses, blocks are carved from it, and the heap is told
 //! ([`short`]) to fail every allocating call with `ENOMEM` until a new reserve can be
-//! mapped ([`recover`]). A call in progress finishes on the reserve; only a single
-//! metadata block larger than what is left of it could still abort.
+//! mapped ([`recover`]). The reserve is kept at twice the largest large block (or
+//! [`RESERVE`] if more), so that the next doubling of the largest table fits in it: a
+//! call in progress finishes on the reserve. Only a call that grows several tables past
+//! what is left of it could still abort.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -61,21 +63,48 @@ static POOLS: Lock<Pools> = Lock::new(Pools { free: [0; CLASSES], bump: 0, end: 
 /// is taken after [`POOLS`]'s when both are held.
 static RESERVE_LEFT: Lock<(usize, usize)> = Lock::new((0, 0));
 
-/// Whether a block came from the reserve since it was last mapped anew.
+/// Whether the unused reserve is smaller than [`TARGET`]: a block came from it, or a large
+/// block grew the target.
 static SHORT: AtomicBool = AtomicBool::new(false);
 
-/// Whether the metadata had to use its reserve: the heap then refuses new allocations.
+/// The size the unused reserve should have: [`RESERVE`], or twice the largest large block
+/// mapped so far if more (a table that doubles needs its new size while its old one is
+/// still mapped, and the reserve must hold that when `mmap` and `mremap` refuse).
+static TARGET: AtomicUsize = AtomicUsize::new(RESERVE);
+
+/// Whether the metadata's reserve is too small for what it may next need: the heap then
+/// refuses new allocations (see [`recover`]).
 pub(crate) fn short() -> bool {
     SHORT.load(Ordering::Relaxed)
 }
 
-/// Tries to map a new reserve after [`short`]; whether the metadata is whole again.
+/// Makes the reserve whole again after [`short`]: whether it is. It is when its unused
+/// part still holds [`TARGET`] bytes, or when a fresh reserve of that size can be mapped
+/// (the unused rest of the old one is unmapped then; blocks carved from it may be live).
 pub(crate) fn recover() -> bool {
-    let Some(fresh) = prim::map_anywhere(RESERVE, true) else { return false };
-    // The rest of the old reserve stays mapped (blocks carved from it may be live).
-    *RESERVE_LEFT.lock() = (fresh, fresh + RESERVE);
+    let target = TARGET.load(Ordering::Relaxed);
+    let mut left = RESERVE_LEFT.lock();
+    if left.0 != 0 && left.1 - left.0 >= target {
+        SHORT.store(false, Ordering::Relaxed);
+        return true;
+    }
+    let Some(fresh) = prim::map_anywhere(target, true) else { return false };
+    let unused = left.0.next_multiple_of(page_size());
+    if left.0 != 0 && unused < left.1 {
+        prim::unmap(unused, left.1 - unused);
+    }
+    *left = (fresh, fresh + target);
     SHORT.store(false, Ordering::Relaxed);
     true
+}
+
+/// A block of `len` bytes was mapped: raises [`TARGET`] to twice that if lower, and
+/// marks the reserve short until it has grown to match.
+fn note_large(len: usize) {
+    let want = len.saturating_mul(2);
+    if want > TARGET.fetch_max(want, Ordering::Relaxed) {
+        SHORT.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Bytes mapped by this module now: the metadata's cost, for the exit summary.
@@ -130,6 +159,7 @@ fn map(len: usize) -> *mut u8 {
     match prim::map_anywhere(len, false) {
         Some(p) => {
             MAPPED.fetch_add(len, Ordering::Relaxed);
+            note_large(len);
             p as *mut u8
         }
         None => from_reserve(len),
@@ -148,7 +178,7 @@ fn ensure_reserve() {
 }
 
 /// `len` bytes (a multiple of the page size or of a size class) carved from the reserve,
-/// page-aligned when `len` is a page or more; null when it has no room. Never unmapped.
+/// page-aligned when `len` is a page or more; null when it has no room.
 fn from_reserve(len: usize) -> *mut u8 {
     SHORT.store(true, Ordering::Relaxed);
     let mut left = RESERVE_LEFT.lock();
@@ -254,12 +284,14 @@ unsafe impl GlobalAlloc for MetaHeap {
                 let new_len = new_size.next_multiple_of(page);
                 // SAFETY: `[ptr, ptr + old_len)` is one mapping made by `map_large` (or a
                 // range of the reserve that only this block uses).
-                let Some(p) = (unsafe { prim::remap(ptr as usize, old_len, new_len) }) else {
-                    return ptr::null_mut();
-                };
-                MAPPED.fetch_add(new_len, Ordering::Relaxed);
-                MAPPED.fetch_sub(old_len, Ordering::Relaxed);
-                return p as *mut u8;
+                // When the kernel refuses (a capped address space), the block moves by copy
+                // below, into the reserve if need be.
+                if let Some(p) = unsafe { prim::remap(ptr as usize, old_len, new_len) } {
+                    MAPPED.fetch_add(new_len, Ordering::Relaxed);
+                    MAPPED.fetch_sub(old_len, Ordering::Relaxed);
+                    note_large(new_len);
+                    return p as *mut u8;
+                }
             }
             _ => {}
         }

@@ -100,13 +100,15 @@ pub(crate) struct Stepper {
     span: usize,
     /// `[start, start + mapped)` is mapped.
     mapped: usize,
+    /// Whether the span is mapped in steps (else whole, at start).
+    stepped: bool,
 }
 
 impl Stepper {
     /// The span `[start, start + span)`; mapped whole already when the window was not
     /// stepped.
     pub(crate) fn new(start: usize, span: usize, stepped: bool) -> Stepper {
-        Stepper { start, span, mapped: if stepped { 0 } else { span } }
+        Stepper { start, span, mapped: if stepped { 0 } else { span }, stepped }
     }
 
     /// Makes sure `[0, end)` of the span is mapped, growing the mapped part by at least
@@ -127,6 +129,20 @@ impl Stepper {
             }
         }
         false
+    }
+
+    /// Unmaps the mapped part of the span from `end` (rounded up to a step) on, giving its
+    /// address space back; the range unmapped, `(start, len)` in span offsets, if any. A
+    /// span mapped whole at start (not stepped) keeps its mapping.
+    pub(crate) fn trim(&mut self, end: usize) -> Option<(usize, usize)> {
+        let keep = end.next_multiple_of(STEP);
+        if !self.stepped || keep >= self.mapped {
+            return None;
+        }
+        let len = self.mapped - keep;
+        prim::unmap(self.start + keep, len);
+        self.mapped = keep;
+        Some((keep, len))
     }
 
     /// Bytes of the span mapped.
