@@ -30,8 +30,6 @@ const MOVE_PAGES_MIN: usize = 1 << 20;
 
 /// One arena's state.
 pub(crate) struct Arena {
-    /// The arena's index.
-    pub(crate) index: usize,
     /// The window offset of the arena's first byte.
     start: usize,
     core: MemoryAllocator,
@@ -194,7 +192,6 @@ impl Arena {
         let chunks = Chunks::new(window.addr(start), window.span, setup.page)?;
         TABLES[i].store(chunks.table().cast_mut(), Ordering::Release);
         Some(Arena {
-            index: i,
             start,
             core,
             chunks,

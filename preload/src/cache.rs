@@ -5,9 +5,14 @@
 //! - `malloc` pops the class's list; an empty list is refilled with half its limit of
 //!   blocks from the thread's arena, under its lock, in one go.
 //! - `free` pushes the block on the freeing thread's list, whichever thread allocated it;
-//!   a list over its limit gives half its blocks back to their slabs, each under its owning
-//!   arena's lock (taken once per run of blocks of one arena). A block freed by another
-//!   thread than its owner's thus goes back in a batch, without a lock per block.
+//!   a list over its limit gives half its blocks back to their arenas, in runs of blocks of
+//!   one arena, without a lock: each run is pushed on the arena's *returned* stack of its
+//!   class, a lock-free stack of runs (mimalloc's delayed-free lists are the model). A
+//!   refill takes the whole stack first, and only when it is empty the arena's lock and
+//!   its slabs. So blocks that one thread allocates and another frees (a producer and its
+//!   consumers) go round without a lock and without touching their slabs. A stack holds at
+//!   most [`RETURNED_MAX`] lists' worth; past that, runs go back to their slabs under the
+//!   arena's lock, so that a class nobody allocates any more gives its slabs back.
 //! - A thread's cache goes back when the thread exits: a `pthread` key's destructor,
 //!   registered at the thread's first small call, gives every list back. Until it is
 //!   registered (glibc may call `calloc` while registering) and after it ran (other
@@ -20,10 +25,13 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::arena::{self, ArenaGuard};
+use core::sync::atomic::AtomicU32;
+
+use crate::arena;
 use crate::prim;
+use crate::region::MAX_ARENAS;
 use crate::setup::{Setup, setup_if_started};
-use crate::small::{CLASSES, owner};
+use crate::small::CLASSES;
 
 /// A thread's cache's life.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,6 +103,66 @@ static LIMITS: [u32; CLASSES] = {
     table
 };
 
+/// An arena's free blocks of one class that threads gave back without its lock: a stack
+/// of runs linked through the blocks' first words. Runs are pushed with a
+/// compare-and-swap and the stack is only ever emptied whole (a swap), so a stale head
+/// cannot be popped twice (no ABA). `count` is a rough count (pushes that race with an
+/// emptying may be missed) that only bounds the stack.
+struct Returned {
+    head: AtomicUsize,
+    count: AtomicU32,
+}
+
+static RETURNED: [[Returned; CLASSES]; MAX_ARENAS] =
+    [const { [const { Returned { head: AtomicUsize::new(0), count: AtomicU32::new(0) } }; CLASSES] }; MAX_ARENAS];
+
+/// The most blocks a returned stack holds, in lists' worth ([`limit`]).
+const RETURNED_MAX: u32 = 16;
+
+/// Pushes the run `first..=last` of `n` free blocks of `class` (linked, all of arena `i`)
+/// on the arena's returned stack; `false` (nothing done) when the stack is full.
+fn push_returned(i: usize, class: usize, first: usize, last: usize, n: u32) -> bool {
+    let stack = &RETURNED[i][class];
+    if stack.count.load(Ordering::Relaxed) + n > RETURNED_MAX * limit(class) {
+        return false;
+    }
+    stack.count.fetch_add(n, Ordering::Relaxed);
+    let mut head = stack.head.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: `last` is a free block this thread holds; its first word is the link.
+        unsafe { *(last as *mut usize) = head };
+        match stack.head.compare_exchange_weak(head, first, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(now) => head = now,
+        }
+    }
+}
+
+/// Empties arena `i`'s returned stack of `class`: the list's first block and length (at
+/// most about [`RETURNED_MAX`] lists; a bin may hold more than its limit until its next
+/// overflow).
+fn pop_returned(i: usize, class: usize) -> Option<(usize, u32)> {
+    let stack = &RETURNED[i][class];
+    if stack.head.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let first = stack.head.swap(0, Ordering::Acquire);
+    if first == 0 {
+        return None;
+    }
+    stack.count.store(0, Ordering::Relaxed);
+    let (mut last, mut n) = (first, 1);
+    // SAFETY: the stack's blocks are free and, once swapped out, this thread's alone; the
+    // Acquire swap makes their links (written before each Release push) visible.
+    unsafe {
+        while *(last as *const usize) != 0 {
+            last = *(last as *const usize);
+            n += 1;
+        }
+    }
+    Some((first, n))
+}
+
 /// The calling thread's arena, given round robin at its first call.
 pub(crate) fn arena_index(setup: &Setup) -> usize {
     with(|c| {
@@ -157,12 +225,12 @@ pub(crate) fn take(setup: &Setup, class: usize) -> Option<usize> {
 #[cold]
 /// Refills the calling thread's empty list of `class` from its arena; one block of them.
 fn refill(setup: &Setup, class: usize) -> Option<usize> {
-    // A new slab may need metadata, which may have run short (see `meta.rs`).
-    if !arena::metadata_ready(setup) {
-        return None;
-    }
-    let want = (limit(class) / 2).max(1) as usize;
-    let list = take_blocks(setup, class, want)?;
+    let list = match pop_returned(arena_index(setup), class) {
+        Some(list) => list,
+        // A new slab may need metadata, which may have run short (see `meta.rs`).
+        None if !arena::metadata_ready(setup) => return None,
+        None => take_blocks(setup, class, (limit(class) / 2).max(1) as usize)?,
+    };
     let block = list.0;
     // SAFETY: the blocks on `list` were just taken for this thread; the first word of each
     // links to the next.
@@ -220,29 +288,51 @@ pub(crate) fn put(setup: &Setup, addr: usize, class: usize) {
     });
     match overflow {
         Some(0) => {}
-        Some(list) => give_back(setup, list),
+        Some(list) => give_back(setup, list, class),
+        // A thread's first small call may be a `free` (a consumer that never allocates).
+        None if register(setup) => put(setup, addr, class),
         None => give_back_one(setup, addr),
     }
 }
 
-/// Gives the blocks of the 0-terminated `list` back to their slabs.
-fn give_back(setup: &Setup, mut list: usize) {
-    let mut held: Option<(usize, ArenaGuard)> = None;
+/// Gives the blocks of the 0-terminated `list`, all of `class`, back to their arenas: each
+/// run of one arena's blocks onto its returned stack, or to its slabs when that is full.
+fn give_back(setup: &Setup, mut list: usize, class: usize) {
+    let window = setup.window;
+    let owner = |block: usize| window.locate(block).map_or(usize::MAX, |(_, i)| i);
+    while list != 0 {
+        let (first, i) = (list, owner(list));
+        let (mut last, mut n) = (first, 1);
+        // SAFETY: `list` is a run of free blocks this thread holds, linked through their
+        // first words.
+        unsafe {
+            loop {
+                list = *(last as *const usize);
+                if list == 0 || owner(list) != i {
+                    break;
+                }
+                last = list;
+                n += 1;
+            }
+        }
+        if !push_returned(i, class, first, last, n) {
+            // SAFETY: as above; the run now ends at `last`.
+            unsafe { *(last as *mut usize) = 0 };
+            give_to_slabs(setup, i, first);
+        }
+    }
+}
+
+/// Gives the 0-terminated run `list` of arena `i`'s free blocks back to their slabs, under
+/// the arena's lock.
+fn give_to_slabs(setup: &Setup, i: usize, mut list: usize) {
+    let Some(mut arena) = arena::lock_started(i) else { return };
     while list != 0 {
         let block = list;
-        // SAFETY: `list` is a run of free blocks owned by this thread, linked through their
+        // SAFETY: `list` is a run of free blocks this thread holds, linked through their
         // first words.
         list = unsafe { *(block as *const usize) };
-        let i = owner(block);
-        let guard = match &mut held {
-            Some((j, guard)) if *j == i => guard,
-            _ => {
-                held = None;
-                let Some(guard) = arena::lock_started(i) else { continue };
-                &mut held.insert((i, guard)).1
-            }
-        };
-        guard.give_block(setup.window.base, block);
+        arena.give_block(setup.window.base, block);
     }
 }
 
@@ -250,7 +340,9 @@ fn give_back(setup: &Setup, mut list: usize) {
 fn give_back_one(setup: &Setup, addr: usize) {
     // SAFETY: a lone block: the list it starts ends here.
     unsafe { *(addr as *mut usize) = 0 };
-    give_back(setup, addr);
+    if let Some((_, i)) = setup.window.locate(addr) {
+        give_to_slabs(setup, i, addr);
+    }
 }
 
 /// The destructor of the threads' exit key: the exiting thread's cache goes back.
@@ -263,8 +355,8 @@ pub(crate) unsafe extern "C" fn thread_exit(_: *mut c_void) {
         c.bins = [Bin { head: 0, count: 0 }; CLASSES];
         lists
     });
-    for list in lists {
-        give_back(setup, list);
+    for (class, list) in lists.into_iter().enumerate() {
+        give_back(setup, list, class);
     }
     if setup.stats.is_some() {
         crate::summary::add_up();

@@ -91,8 +91,6 @@ static RECIPROCAL: [u64; CLASSES] = {
 #[repr(C)]
 struct Header {
     class: u32,
-    /// The index of the arena the slab belongs to.
-    arena: u32,
     /// Blocks `first..count` are the slab's (those below hold this header).
     first: u32,
     count: u32,
@@ -197,13 +195,6 @@ pub(crate) fn make_live(addr: usize, class: usize) {
     unsafe { live_byte(h, index) }.store(1, Ordering::Relaxed);
 }
 
-/// The arena that owns the slab holding the small block at `addr`.
-pub(crate) fn owner(addr: usize) -> usize {
-    // SAFETY: `addr` is a block of a live slab (in a thread cache or live), whose header's
-    // `arena` does not change while the slab exists.
-    unsafe { (*header(addr)).arena as usize }
-}
-
 impl Arena {
     /// Takes up to `want` free blocks of `class` from this arena's slabs (making a slab
     /// when none has room), pushing each on the list `(head, count)` through the blocks'
@@ -217,7 +208,7 @@ impl Arena {
             if slab == 0 {
                 let Some(off) = self.take_chunk() else { return };
                 slab = base + off;
-                init(slab, class, self.index);
+                init(slab, class);
                 self.link(class, slab);
             }
             let h = slab as *mut Header;
@@ -308,8 +299,8 @@ impl Arena {
     }
 }
 
-/// Writes the header of a new slab at `slab` for `class`, owned by arena `arena`.
-fn init(slab: usize, class: usize, arena: usize) {
+/// Writes the header of a new slab at `slab` for `class`.
+fn init(slab: usize, class: usize) {
     let size = class_size(class);
     let first = first_block(size);
     let h = slab as *mut Header;
@@ -318,7 +309,6 @@ fn init(slab: usize, class: usize, arena: usize) {
     unsafe {
         h.write(Header {
             class: class as u32,
-            arena: arena as u32,
             first: first as u32,
             count: (CHUNK / size) as u32,
             carved: first as u32,
