@@ -173,7 +173,8 @@ fn fail(setup: &Setup, errno: c_int) -> *mut c_void {
 
 /// `malloc(size)`: a block of at least `size` bytes aligned to 16, or NULL with
 /// `errno = ENOMEM`. `malloc(0)` is a unique pointer.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_malloc"))]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Malloc);
@@ -187,7 +188,8 @@ pub extern "C" fn malloc(size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// `ptr` is NULL or a block from this library that the caller no longer uses.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_free"))]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
     if ptr.is_null() {
         return;
@@ -231,7 +233,8 @@ fn free_large(setup: &Setup, func: &str, ptr: *mut c_void, (off, i): (usize, usi
 
 /// `calloc(n, size)`: a zeroed block of `n * size` bytes; NULL with `errno = ENOMEM` when
 /// the product overflows or there is no room.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_calloc"))]
 pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Calloc);
@@ -297,7 +300,8 @@ fn resize(setup: &Setup, func: &str, ptr: *mut c_void, size: usize) -> *mut c_vo
 /// # Safety
 /// `ptr` is NULL or a live block from this library; on success the caller uses only the
 /// returned pointer.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_realloc"))]
 pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Realloc);
@@ -309,7 +313,8 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// As [`realloc`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_reallocarray"))]
 pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, n: usize, size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::ReallocArray);
@@ -345,7 +350,8 @@ fn aligned_or_enomem(setup: &Setup, align: usize, size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// `out` is valid for a write of one pointer.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_posix_memalign"))]
 pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
     let setup = setup();
     count(setup, Call::PosixMemalign);
@@ -366,7 +372,8 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
 /// `aligned_alloc(align, size)`: a block aligned to `align`; NULL with `errno = EINVAL`
 /// when `align` is not a power of two (0 included, as glibc 2.38 and later), `ENOMEM` when
 /// there is no room. `size` need not be a multiple of `align`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_aligned_alloc"))]
 pub extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::AlignedAlloc);
@@ -379,7 +386,8 @@ pub extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
 /// `memalign(align, size)`: a block aligned to `align` rounded up to a power of two; NULL
 /// with `errno = EINVAL` when `align` is above `SIZE_MAX / 2 + 1`, `ENOMEM` when there is
 /// no room.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_memalign"))]
 pub extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Memalign);
@@ -390,7 +398,8 @@ pub extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
 }
 
 /// `valloc(size)`: a block aligned to the page size.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_valloc"))]
 pub extern "C" fn valloc(size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Valloc);
@@ -399,7 +408,8 @@ pub extern "C" fn valloc(size: usize) -> *mut c_void {
 
 /// `pvalloc(size)`: a page-aligned block of `size` rounded up to whole pages (at least
 /// one); NULL with `errno = ENOMEM` when the rounding overflows or there is no room.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_pvalloc"))]
 pub extern "C" fn pvalloc(size: usize) -> *mut c_void {
     let setup = setup();
     count(setup, Call::Pvalloc);
@@ -415,7 +425,8 @@ pub extern "C" fn pvalloc(size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// `ptr` is NULL or a live block from this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(feature = "tsan"), unsafe(no_mangle))]
+#[cfg_attr(feature = "tsan", unsafe(export_name = "memalloc_preload_malloc_usable_size"))]
 pub unsafe extern "C" fn malloc_usable_size(ptr: *mut c_void) -> usize {
     if ptr.is_null() {
         return 0;

@@ -55,7 +55,10 @@ impl Window {
     pub(crate) fn choose(arenas: usize) -> Option<Window> {
         let page = prim::page_size();
         let len = arenas * ARENA_SPAN;
-        for hint in HINTS {
+        // ThreadSanitizer's shadow memory lies where the hints point, and its `mmap`
+        // interceptor kills a process that maps there.
+        let hints: &[usize] = if cfg!(feature = "tsan") { &[] } else { &HINTS };
+        for &hint in hints {
             // A page at each end of the window: free now, so the window most likely is.
             if prim::map_at(hint, page) {
                 prim::unmap(hint, page);
