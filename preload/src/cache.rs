@@ -195,7 +195,7 @@ fn register(setup: &Setup) -> bool {
     }
 }
 
-/// A free block of `class` for `malloc` (its live bit still clear), or `None` when there
+/// A free block of `class` for `malloc` (still marked free), or `None` when there
 /// is no room.
 #[inline]
 pub(crate) fn take(setup: &Setup, class: usize) -> Option<usize> {
@@ -257,7 +257,7 @@ fn take_blocks(setup: &Setup, class: usize, want: usize) -> Option<(usize, u32)>
     })
 }
 
-/// Takes the small block at `addr` of `class`, just freed (its live bit cleared), into the
+/// Takes the small block at `addr` of `class`, just freed (marked free), into the
 /// calling thread's cache, or back to its slab.
 #[inline]
 pub(crate) fn put(setup: &Setup, addr: usize, class: usize) {

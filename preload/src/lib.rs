@@ -13,7 +13,7 @@
 //! | `setup.rs` | start, the modes (fast, exact), what every call needs to know |
 //! | `region.rs` | the address window, one span per arena, mapped in steps |
 //! | `arena.rs` | arenas: a core allocator each, with its lock; large blocks |
-//! | `small.rs` | size classes and slabs of small blocks, with their live bitmaps |
+//! | `small.rs` | size classes and slabs of small blocks; the free mark that catches bad frees |
 //! | `cache.rs` | per-thread caches of small blocks; their return at thread exit |
 //! | `chunks.rs` | per 64 KiB chunk: live bytes, slab bit; `madvise` of empty chunks |
 //! | `fork.rs` | the `pthread_atfork` handlers |
@@ -129,7 +129,7 @@ fn allocate(setup: &Setup, size: usize, align: usize, zero: bool) -> Option<usiz
     if setup.front && size <= SMALL_MAX && align <= MIN_ALIGN {
         let class = class_of(size);
         let block = cache::take(setup, class)?;
-        small::make_live(block, class);
+        small::make_live(block);
         if zero {
             // SAFETY: the block is the caller's now, `class_size(class)` bytes of a slab.
             unsafe { ptr::write_bytes(block as *mut u8, 0, class_size(class)) };

@@ -38,6 +38,24 @@ pub(crate) fn page_size() -> usize {
     if page > 0 { page as usize } else { 4096 }
 }
 
+/// 64 random bits from the kernel (`getrandom`, without blocking); if it gives none, the
+/// address-space layout's randomness, mixed.
+pub(crate) fn random_word() -> usize {
+    let mut word = 0usize;
+    // SAFETY: the buffer is `word`, writable and as long as the length given.
+    let got = unsafe { libc::getrandom((&raw mut word).cast(), size_of::<usize>(), libc::GRND_NONBLOCK) };
+    if got == size_of::<usize>() as isize {
+        return word;
+    }
+    let local = 0u8;
+    let seed = (&raw const local as usize) ^ (page_size as *const () as usize).rotate_left(32);
+    // A multiply-xorshift mix (splitmix64's finaliser), so that the mark shows no address.
+    let mut z = (seed as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as usize
+}
+
 /// The number of online processors (at least 1).
 pub(crate) fn cpu_count() -> usize {
     // SAFETY: sysconf has no preconditions.

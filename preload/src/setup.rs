@@ -97,6 +97,7 @@ fn start() -> &'static Setup {
         let Some(window) = Window::choose(arenas) else {
             diag::fatal(format_args!("cannot reserve a heap region (mmap refused 64 MiB)"))
         };
+        crate::small::choose_free_mark();
         let trace = config.trace.and_then(Trace::open);
         let tracing = trace.is_some();
         *TRACE.lock() = trace;

@@ -6,18 +6,22 @@
 //! arena's core allocator, cut into blocks of one class. Slabs are the reference's
 //! "segregated free lists" (one class per slab) with a "bitmap for fixed-size blocks":
 //!
-//! - The slab's header sits in its first blocks: class, owning arena, the free list of
-//!   blocks given back to the slab, how many blocks are out (live or in a thread cache),
-//!   how far the slab was carved (blocks above were never used, so a new slab touches only
-//!   what it hands out), links in its arena's list of slabs with room, and the **live
-//!   map**: one byte per block, 1 while the program holds the block.
-//! - The live map makes a bad `free` of a small block detectable without a lock: `free`
-//!   finds the block's byte 0 when the block was not live (a double free, even of a block
-//!   sitting in a thread cache, or a pointer into a slab that no `malloc` returned). A
-//!   byte, not a bit: threads freeing neighbouring blocks write different bytes, so plain
-//!   (relaxed) loads and stores do, where bits would need a locked read-modify-write on
-//!   every call. Only two threads freeing one block at the same moment, a race in the
-//!   program, can both pass.
+//! - The slab's header sits in its first blocks: class, the free list of blocks given
+//!   back to the slab, how many blocks are out (live or in a thread cache), how far the
+//!   slab was carved (blocks above were never used, so a new slab touches only what it
+//!   hands out), and links in its arena's list of slabs with room.
+//! - Every free block carries the **free mark** in its second word: a random word chosen
+//!   at start, written when the block is carved or freed and cleared by `malloc`. So a
+//!   bad `free` of a small block is detectable without a lock and without touching any
+//!   line but the block's own (a per-slab map of live blocks, shared by threads freeing
+//!   neighbouring blocks, cost a cache miss per cross-thread free): a block that carries
+//!   the mark was freed already (a double free, even of a block sitting in a thread
+//!   cache), a pointer that is not at a block's start or lies above the carved blocks
+//!   was never returned by `malloc`. As with glibc's tcache key, a live block whose
+//!   second word the program set to the mark itself would be taken for a free one: the
+//!   mark is 64 random bits from the kernel (`getrandom`), which no program can know.
+//!   Only two threads freeing one block at the same moment, a race in the program, can
+//!   both pass.
 //! - The arena's lock guards everything else in the header: thread caches (`cache.rs`) take
 //!   blocks from slabs and give them back in batches under it.
 //! - A slab whose blocks are all back is given back to the core, unless it is the only
@@ -27,10 +31,11 @@
 //! `free` knows a small block from a large one by the chunk's slab bit (`chunks.rs`), and
 //! finds the header by rounding the address down to 64 KiB.
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::arena::Arena;
 use crate::chunks::CHUNK;
+use crate::prim;
 
 /// The largest request served from slabs.
 pub(crate) const SMALL_MAX: usize = 4096;
@@ -87,6 +92,25 @@ static RECIPROCAL: [u64; CLASSES] = {
     table
 };
 
+/// The free mark (see the module comment); set once at start, before any block exists.
+static FREE_MARK: AtomicUsize = AtomicUsize::new(0);
+
+/// Chooses the free mark, from the kernel's random bytes (never 0, the word of fresh
+/// memory).
+pub(crate) fn choose_free_mark() {
+    FREE_MARK.store(prim::random_word() | 1, Ordering::Relaxed);
+}
+
+/// The second word of the block at `block`, read and written atomically (a racing
+/// double free in the program must not be undefined behaviour here).
+///
+/// # Safety
+/// `block` is a block of a live slab (at least 16 bytes, aligned to 16).
+unsafe fn mark_word<'a>(block: usize) -> &'a AtomicUsize {
+    // SAFETY: forwarded; the word lies inside the block.
+    unsafe { &*(block as *const AtomicUsize).add(1) }
+}
+
 /// A slab's header, at the slab's start.
 #[repr(C)]
 struct Header {
@@ -95,7 +119,8 @@ struct Header {
     first: u32,
     count: u32,
     /// Blocks `first..carved` were handed out at least once; the others never were.
-    carved: u32,
+    /// Written under the arena's lock, read by `free` without it.
+    carved: AtomicU32,
     /// Blocks neither on `free` nor above `carved`: live or in a thread cache.
     out: u32,
     /// The first block on the slab's free list (0: empty); each block's first word links
@@ -106,23 +131,11 @@ struct Header {
     next: usize,
     prev: usize,
     listed: bool,
-    // The live map follows: one byte per block of the slab (`CHUNK / size` of them, the
-    // header's blocks included), 1 while the program holds the block.
 }
 
-/// The first block of a slab of blocks of `size` bytes: after the header and live map.
+/// The first block of a slab of blocks of `size` bytes: after the header.
 const fn first_block(size: usize) -> usize {
-    (size_of::<Header>() + CHUNK / size).div_ceil(size)
-}
-
-/// Block `index`'s byte of the live map of the slab whose header is `h`.
-///
-/// # Safety
-/// `h` is a live slab's header and `index` one of its blocks.
-unsafe fn live_byte<'a>(h: *mut Header, index: usize) -> &'a AtomicU8 {
-    // SAFETY: the live map follows the header inside the slab's first blocks (see
-    // `first_block`); a byte of it is only accessed atomically.
-    unsafe { &*(h as *const u8).add(size_of::<Header>() + index).cast::<AtomicU8>() }
+    size_of::<Header>().div_ceil(size)
 }
 
 /// The header of the slab holding `addr`.
@@ -150,49 +163,55 @@ pub(crate) enum NotLive {
     Free,
 }
 
-/// Clears the live byte of the block at `addr` (in a slab) for `free`: its class, or why
-/// it is not a live block (then nothing changed). Lock-free.
+/// Marks the block at `addr` (in a slab) free for `free`: its class, or why it is not a
+/// live block (then nothing changed). Lock-free.
+#[inline]
 pub(crate) fn take_live(addr: usize) -> Result<usize, NotLive> {
-    let (h, class, index) = locate(addr)?;
+    let class = locate(addr)?;
     // SAFETY: `locate` found a block of a live slab.
-    let live = unsafe { live_byte(h, index) };
-    if live.load(Ordering::Relaxed) == 0 {
+    let word = unsafe { mark_word(addr) };
+    let mark = FREE_MARK.load(Ordering::Relaxed);
+    if word.load(Ordering::Relaxed) == mark {
         return Err(NotLive::Free);
     }
-    live.store(0, Ordering::Relaxed);
+    word.store(mark, Ordering::Relaxed);
     Ok(class)
 }
 
 /// The class of the live small block at `addr` (in a slab), or `None` when no live block
 /// starts there. Lock-free; changes nothing.
 pub(crate) fn live_class(addr: usize) -> Option<usize> {
-    let (h, class, index) = locate(addr).ok()?;
+    let class = locate(addr).ok()?;
     // SAFETY: `locate` found a block of a live slab.
-    (unsafe { live_byte(h, index) }.load(Ordering::Relaxed) != 0).then_some(class)
+    (unsafe { mark_word(addr) }.load(Ordering::Relaxed) != FREE_MARK.load(Ordering::Relaxed)).then_some(class)
 }
 
-/// The header, class and block index of the block at `addr` in a slab, if a block starts
-/// there.
-fn locate(addr: usize) -> Result<(*mut Header, usize, usize), NotLive> {
+/// The class of the block at `addr` in a slab, if a block that was ever handed out
+/// starts there.
+#[inline]
+fn locate(addr: usize) -> Result<usize, NotLive> {
     let h = header(addr);
     // SAFETY: `addr` lies in a slab (its chunk's slab bit is set), whose header was written
-    // when the slab was made; these fields do not change while the slab exists.
-    let (class, first, count) = unsafe { ((*h).class as usize, (*h).first as usize, (*h).count as usize) };
+    // when the slab was made; `class`, `first` and `count` do not change while the slab
+    // exists, and `carved` is atomic.
+    let (class, first, count, carved) =
+        unsafe { ((*h).class as usize, (*h).first as usize, (*h).count as usize, &(*h).carved) };
     let off = addr - h as usize;
     let index = ((off as u64 * RECIPROCAL[class]) >> 32) as usize;
     if index * class_size(class) != off || index < first || index >= count {
         return Err(NotLive::Misplaced);
     }
-    Ok((h, class, index))
+    if index >= carved.load(Ordering::Relaxed) as usize {
+        return Err(NotLive::Free);
+    }
+    Ok(class)
 }
 
-/// Sets the live byte of the block at `addr`, which `malloc` is about to return.
-pub(crate) fn make_live(addr: usize, class: usize) {
-    let h = header(addr);
-    let off = addr - h as usize;
-    let index = ((off as u64 * RECIPROCAL[class]) >> 32) as usize;
+/// Clears the free mark of the block at `addr`, which `malloc` is about to return.
+#[inline]
+pub(crate) fn make_live(addr: usize) {
     // SAFETY: the block came from a slab's free list or carve, so its slab exists.
-    unsafe { live_byte(h, index) }.store(1, Ordering::Relaxed);
+    unsafe { mark_word(addr) }.store(0, Ordering::Relaxed);
 }
 
 impl Arena {
@@ -216,13 +235,17 @@ impl Arena {
             // lock, held through `&mut self`, guards its header and free list.
             unsafe {
                 while got < want {
+                    let carved = (*h).carved.load(Ordering::Relaxed);
                     let block = if (*h).free != 0 {
                         let block = (*h).free;
                         (*h).free = *(block as *const usize);
                         block
-                    } else if (*h).carved < (*h).count {
-                        (*h).carved += 1;
-                        slab + ((*h).carved as usize - 1) * size
+                    } else if carved < (*h).count {
+                        (*h).carved.store(carved + 1, Ordering::Relaxed);
+                        // Free from now on: it carries the mark.
+                        let block = slab + carved as usize * size;
+                        mark_word(block).store(FREE_MARK.load(Ordering::Relaxed), Ordering::Relaxed);
+                        block
                     } else {
                         break;
                     };
@@ -231,14 +254,14 @@ impl Arena {
                     *list = (block, list.1 + 1);
                     got += 1;
                 }
-                if (*h).free == 0 && (*h).carved == (*h).count {
+                if (*h).free == 0 && (*h).carved.load(Ordering::Relaxed) == (*h).count {
                     self.unlink(class, slab);
                 }
             }
         }
     }
 
-    /// Gives the free block `block` (its live bit clear, in nobody's cache) back to its
+    /// Gives the free block `block` (marked free, in nobody's cache) back to its
     /// slab, which belongs to this arena (`base`: the window's address); gives the slab back to the core when that leaves
     /// it unused and another slab of its class has room.
     pub(crate) fn give_block(&mut self, base: usize, block: usize) {
@@ -311,15 +334,13 @@ fn init(slab: usize, class: usize) {
             class: class as u32,
             first: first as u32,
             count: (CHUNK / size) as u32,
-            carved: first as u32,
+            carved: AtomicU32::new(first as u32),
             out: 0,
             free: 0,
             next: 0,
             prev: 0,
             listed: false,
         });
-        // The chunk may hold an old slab's bytes.
-        core::ptr::write_bytes((h as *mut u8).add(size_of::<Header>()), 0, CHUNK / size);
     }
 }
 

@@ -68,6 +68,12 @@ int main(int argc, char **argv) {
         char *q = malloc(24);
         announce(q + 8);
         free(q + 8);
+    } else if (strcmp(what, "small-never-allocated") == 0) {
+        /* A block start of the same slab (64 KiB) that no malloc returned yet: 200 blocks
+         * of 32 bytes further, past what the first refill carved. */
+        char *q = malloc(24);
+        announce(q + 200 * 32);
+        free(q + 200 * 32);
     } else if (strcmp(what, "small-interior-realloc") == 0) {
         char *q = malloc(24);
         announce(q + 8);

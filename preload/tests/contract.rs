@@ -76,6 +76,7 @@ fn bad_pointers_abort_with_one_line_naming_them() {
             check("small-double-free", "double free");
             check("small-double-free-other-thread", "double free");
             check("small-interior-free", "free(): invalid");
+            check("small-never-allocated", "free(): invalid");
             check("small-interior-realloc", "realloc(): invalid pointer");
             check("small-interior-usable-size", "malloc_usable_size(): invalid pointer");
             check("large-double-free", "double free");
