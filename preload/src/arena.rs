@@ -107,13 +107,19 @@ pub(crate) fn with_room<T>(setup: &Setup, first: usize, mut f: impl FnMut(&mut A
 }
 
 /// Whether an allocating call may go on: the metadata is whole (see `meta.rs`) or can be
-/// made whole again, if need be after the arenas gave back the address space they hold
-/// above their heap tops. Called with no arena lock held.
+/// made whole again, if need be after the cached small blocks went back to their slabs
+/// and the arenas gave back the address space they hold above their heap tops. Called
+/// with no arena lock held.
 #[inline]
 pub(crate) fn metadata_ready(setup: &Setup) -> bool {
     #[cold]
     fn recover(setup: &Setup) -> bool {
-        meta::recover() || (trim_all(setup) && meta::recover())
+        if meta::recover() {
+            return true;
+        }
+        // Free blocks waiting in caches keep their slabs, which may lie at a heap top.
+        crate::cache::give_back_everything(setup);
+        trim_all(setup) && meta::recover()
     }
     !meta::short() || recover(setup)
 }

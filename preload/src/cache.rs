@@ -21,7 +21,6 @@
 //! A cache is a `thread_local` without a destructor (plain data), so it costs no
 //! allocation and no registration with Rust's runtime.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -35,9 +34,10 @@ use crate::small::CLASSES;
 
 /// A thread's cache's life.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
-    /// No small call yet.
-    New,
+    /// No small call yet (0: a thread's cache starts as zero bytes).
+    New = 0,
     /// Registering the exit destructor: calls bypass the cache.
     Registering,
     /// In use.
@@ -53,17 +53,18 @@ struct Bin {
     count: u32,
 }
 
+/// A thread's cache. All zero bytes is a new thread's cache.
+#[repr(C)]
 struct ThreadCache {
     state: State,
-    /// The thread's arena (`usize::MAX` until its first call that needs one).
+    /// The thread's arena plus one (0 until its first call that needs one).
     arena: usize,
     bins: [Bin; CLASSES],
 }
 
-thread_local! {
-    static CACHE: UnsafeCell<ThreadCache> = const {
-        UnsafeCell::new(ThreadCache { state: State::New, arena: usize::MAX, bins: [Bin { head: 0, count: 0 }; CLASSES] })
-    };
+crate::tls::zeroed_thread_local! {
+    /// The calling thread's cache.
+    fn cache() -> *mut ThreadCache = "memalloc_preload_thread_cache";
 }
 
 /// The arena the next thread gets.
@@ -73,8 +74,9 @@ static NEXT_ARENA: AtomicUsize = AtomicUsize::new(0);
 /// (that would make a second reference to the cache).
 #[inline(always)]
 fn with<R>(f: impl FnOnce(&mut ThreadCache) -> R) -> R {
-    let cache = CACHE.with(UnsafeCell::get);
-    // SAFETY: the cache is this thread's own; `with` is never nested (no `f` calls into
+    let cache = cache();
+    // SAFETY: the cache is this thread's own (valid for the thread's life, zero bytes or
+    // a cache written by this thread, so a valid `ThreadCache`); `with` is never nested (no `f` calls into
     // the allocator), so this is the only reference to it. (A signal handler that calls
     // `malloc` while its thread is inside `malloc` is outside the C contract.)
     f(unsafe { &mut *cache })
@@ -166,10 +168,10 @@ fn pop_returned(i: usize, class: usize) -> Option<(usize, u32)> {
 /// The calling thread's arena, given round robin at its first call.
 pub(crate) fn arena_index(setup: &Setup) -> usize {
     with(|c| {
-        if c.arena == usize::MAX {
-            c.arena = NEXT_ARENA.fetch_add(1, Ordering::Relaxed) % setup.window.arenas;
+        if c.arena == 0 {
+            c.arena = NEXT_ARENA.fetch_add(1, Ordering::Relaxed) % setup.window.arenas + 1;
         }
-        c.arena
+        c.arena - 1
     })
 }
 
@@ -342,6 +344,39 @@ fn give_back_one(setup: &Setup, addr: usize) {
     unsafe { *(addr as *mut usize) = 0 };
     if let Some((_, i)) = setup.window.locate(addr) {
         give_to_slabs(setup, i, addr);
+    }
+}
+
+/// Gives every block this thread's cache holds, and every arena's returned stacks, back
+/// to their slabs (slabs left empty go back to their arenas' policies): for when the
+/// address space runs short, so that the arenas can give back what lies above their heap
+/// tops.
+pub(crate) fn give_back_everything(setup: &Setup) {
+    let lists = with(|c| {
+        let lists = c.bins.map(|bin| bin.head);
+        c.bins = [Bin { head: 0, count: 0 }; CLASSES];
+        lists
+    });
+    let window = setup.window;
+    let mut give = |mut list: usize| {
+        while list != 0 {
+            let block = list;
+            // SAFETY: the list's blocks are free and this thread's; first words link them.
+            list = unsafe { *(block as *const usize) };
+            // SAFETY: as above; the block leaves the list alone.
+            unsafe { *(block as *mut usize) = 0 };
+            if let Some((_, i)) = window.locate(block) {
+                give_to_slabs(setup, i, block);
+            }
+        }
+    };
+    lists.into_iter().for_each(&mut give);
+    for stacks in RETURNED.iter().take(window.arenas) {
+        for stack in stacks {
+            let list = stack.head.swap(0, Ordering::Acquire);
+            stack.count.store(0, Ordering::Relaxed);
+            give(list);
+        }
     }
 }
 

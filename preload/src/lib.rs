@@ -14,13 +14,14 @@
 //! | `region.rs` | the address window, one span per arena, mapped in steps |
 //! | `arena.rs` | arenas: a core allocator each, with its lock; large blocks |
 //! | `small.rs` | size classes and slabs of small blocks; the free mark that catches bad frees |
-//! | `cache.rs` | per-thread caches of small blocks; their return at thread exit |
+//! | `cache.rs` | per-thread caches of small blocks, returned stacks; their return at thread exit |
 //! | `chunks.rs` | per 64 KiB chunk: live bytes, slab bit; `madvise` of empty chunks |
 //! | `fork.rs` | the `pthread_atfork` handlers |
 //! | `summary.rs` | `MEMALLOC_STATS` counters and the exit summary |
 //! | `trace.rs` | `MEMALLOC_TRACE` (format: `memalloc_core::trace`) |
 //! | `meta.rs` | the `#[global_allocator]` for the library's own Rust heap (mmap only) |
 //! | `lock.rs` | the futex lock that never allocates, sleeps when contended, knows its holder |
+//! | `tls.rs` | thread-local variables in the initial-exec model (no `__tls_get_addr`) |
 //! | `config.rs` | the environment variables |
 //! | `diag.rs` | stderr lines without allocation, the panic hook |
 //! | `prim.rs` | every system call, behind small safe functions |
@@ -47,6 +48,7 @@ mod region;
 mod setup;
 mod small;
 mod summary;
+mod tls;
 mod trace;
 
 use core::ffi::{c_int, c_void};

@@ -13,8 +13,9 @@
 //!
 //! Fork safety comes from the `pthread_atfork` handlers in `fork.rs`, which take every
 //! lock before `fork` and unlock them in both processes after it. Each lock remembers its
-//! holder, so that a `fork` from a signal handler that interrupted a holder (glibc's
-//! `tst-mallocfork2`) does not wait for itself.
+//! holder, and each thread which lock it is taking or releasing, so that a `fork` from a
+//! signal handler that interrupted a holder (glibc's `tst-mallocfork2`) does not wait for
+//! itself, and waits for every other thread.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
@@ -59,38 +60,47 @@ impl<T> Lock<T> {
 
     /// Waits for the lock without a guard (for the `pthread_atfork` prepare handler).
     pub(crate) fn lock_raw(&self) {
-        self.acquire();
+        // Marked from before any attempt to take the lock until its holder is written
+        // (but not while asleep, when this thread holds nothing).
+        let outer = begin_change(self.id());
+        self.acquire(outer);
         self.holder.store(prim::thread_id(), Ordering::Relaxed);
+        end_change(outer);
+    }
+
+    /// The lock's address, what [`changing`] holds while this thread changes it.
+    fn id(&self) -> usize {
+        self as *const Self as usize
     }
 
     /// Takes the lock for `fork`'s prepare handler, unless the calling thread holds it
     /// already (the handler runs in a signal handler that interrupted the allocator):
     /// whether it took it.
     ///
-    /// A lock held by another thread is waited for. A lock that is held while its holder
-    /// is not yet written is either another thread's, a few instructions from writing it,
-    /// or this thread's, interrupted between taking the lock and writing it: after a
-    /// thousand yields it is taken to be this thread's.
+    /// The holder is written just after the lock is taken and cleared just before it is
+    /// released; a thread marks the lock it is trying to take or releasing meanwhile (its
+    /// [`changing`] word; not while it sleeps waiting), so a lock held while no holder is
+    /// written is this thread's when its mark names the lock. Any other lock is waited for.
+    /// (Only a signal landing between this thread's failed attempt and its next, while
+    /// another thread is between taking the lock and writing its name, is misread.)
     pub(crate) fn lock_for_fork(&self) -> bool {
         let me = prim::thread_id();
-        for _ in 0..1000 {
-            if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                self.holder.store(me, Ordering::Relaxed);
-                return true;
-            }
-            match self.holder.load(Ordering::Relaxed) {
-                holder if holder == me => return false,
-                0 => prim::yield_now(),
-                _ => {
-                    self.lock_raw();
-                    return true;
-                }
-            }
+        if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            self.holder.store(me, Ordering::Relaxed);
+            return true;
         }
-        false
+        let holder = self.holder.load(Ordering::Relaxed);
+        // SAFETY: the calling thread's own word (see `changing`).
+        let mine = holder == me || (holder == 0 && unsafe { *changing() } == self.id());
+        if mine {
+            return false;
+        }
+        self.lock_raw();
+        true
     }
 
-    fn acquire(&self) {
+    /// Takes the lock; `outer` is the mark to put back while asleep (see `lock_raw`).
+    fn acquire(&self, outer: usize) {
         if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return;
         }
@@ -109,7 +119,9 @@ impl<T> Lock<T> {
         // whether others sleep, so its own unlock wakes one, which at worst finds the lock
         // free and takes it.
         while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
+            end_change(outer);
             futex_wait(&self.state, CONTENDED);
+            begin_change(self.id());
         }
     }
 
@@ -123,10 +135,12 @@ impl<T> Lock<T> {
     }
 
     fn unlock(&self) {
+        let outer = begin_change(self.id());
         self.holder.store(0, Ordering::Relaxed);
         if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
             futex_wake_one(&self.state);
         }
+        end_change(outer);
     }
 
     /// The guarded value, for a thread that holds the lock without a guard.
@@ -139,6 +153,28 @@ impl<T> Lock<T> {
         // SAFETY: the caller holds the lock, so this is the only access (see above).
         unsafe { &mut *self.value.get() }
     }
+}
+
+crate::tls::zeroed_thread_local! {
+    /// The lock (its address) the calling thread is taking or releasing, 0 when none: a
+    /// signal handler that interrupted it there knows the lock is its own thread's.
+    fn changing() -> *mut usize = "memalloc_preload_lock_changing";
+}
+
+/// Marks the lock `id` as being changed by this thread; returns the mark it replaces (a
+/// signal handler may take a lock while its thread was changing another).
+#[inline(always)]
+fn begin_change(id: usize) -> usize {
+    // SAFETY: the calling thread's own word; only this thread (and its signal handlers,
+    // which restore it before returning) writes it.
+    unsafe { core::mem::replace(&mut *changing(), id) }
+}
+
+/// Puts back the mark [`begin_change`] replaced.
+#[inline(always)]
+fn end_change(outer: usize) {
+    // SAFETY: as in `begin_change`.
+    unsafe { *changing() = outer };
 }
 
 /// Holds a [`Lock`] until dropped.

@@ -18,10 +18,12 @@
 //! its allocator returns null. So a [`RESERVE`] is mapped at the first use, before any
 //! limit: when `mmap` refuses, blocks are carved from it, and the heap is told
 //! ([`short`]) to fail every allocating call with `ENOMEM` until a new reserve can be
-//! mapped ([`recover`]). The reserve is kept at twice the largest large block (or
-//! [`RESERVE`] if more), so that the next doubling of the largest table fits in it: a
-//! call in progress finishes on the reserve. Only a call that grows several tables past
-//! what is left of it could still abort.
+//! mapped ([`recover`]). The unused reserve is kept at twice the largest large block (or
+//! half of [`RESERVE`] if more), so that the next doubling of the largest table fits in
+//! it: a call in progress finishes on the reserve. Only a call that grows several large
+//! tables at once could still abort; then, as when any metadata allocation fails, the
+//! process ends with one line on stderr (Rust's own out-of-memory report would print a
+//! backtrace, which allocates, inside the heap's locks).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -67,10 +69,11 @@ static RESERVE_LEFT: Lock<(usize, usize)> = Lock::new((0, 0));
 /// block grew the target.
 static SHORT: AtomicBool = AtomicBool::new(false);
 
-/// The size the unused reserve should have: [`RESERVE`], or twice the largest large block
-/// mapped so far if more (a table that doubles needs its new size while its old one is
-/// still mapped, and the reserve must hold that when `mmap` and `mremap` refuse).
-static TARGET: AtomicUsize = AtomicUsize::new(RESERVE);
+/// The size the unused reserve should have: twice the largest block mapped so far (a table
+/// that doubles needs its new size while its old one is still mapped, and the reserve
+/// must hold that when `mmap` and `mremap` refuse), and at least half of [`RESERVE`] (what
+/// a call that grows no large table may carve).
+static TARGET: AtomicUsize = AtomicUsize::new(RESERVE / 2);
 
 /// Whether the metadata's reserve is too small for what it may next need: the heap then
 /// refuses new allocations (see [`recover`]).
@@ -79,21 +82,25 @@ pub(crate) fn short() -> bool {
 }
 
 /// Makes the reserve whole again after [`short`]: whether it is. It is when its unused
-/// part still holds [`TARGET`] bytes, or when a fresh reserve of that size can be mapped
-/// (the unused rest of the old one is unmapped then; blocks carved from it may be live).
+/// part still holds [`TARGET`] bytes, or when a fresh reserve can be mapped: [`RESERVE`]
+/// bytes or the target if more, else the target exactly (the unused rest of the old one
+/// is unmapped then; blocks carved from it may be live).
 pub(crate) fn recover() -> bool {
     let target = TARGET.load(Ordering::Relaxed);
     let mut left = RESERVE_LEFT.lock();
-    if left.0 != 0 && left.1 - left.0 >= target {
+    let unused = if left.0 == 0 { 0 } else { left.1 - left.0 };
+    if unused >= target {
         SHORT.store(false, Ordering::Relaxed);
         return true;
     }
-    let Some(fresh) = prim::map_anywhere(target, true) else { return false };
+    let fresh =
+        [target.max(RESERVE), target].into_iter().find_map(|len| prim::map_anywhere(len, true).map(|p| (p, len)));
+    let Some((fresh, len)) = fresh else { return false };
     let unused = left.0.next_multiple_of(page_size());
     if left.0 != 0 && unused < left.1 {
         prim::unmap(unused, left.1 - unused);
     }
-    *left = (fresh, fresh + target);
+    *left = (fresh, fresh + len);
     SHORT.store(false, Ordering::Relaxed);
     true
 }
@@ -254,15 +261,29 @@ fn map_large(layout: Layout) -> *mut u8 {
     start as *mut u8
 }
 
+/// Ends the process when even the reserve cannot hold a metadata block: one line on
+/// stderr, no allocation (Rust's own report would print a backtrace, which allocates,
+/// inside the heap's locks, and deadlock).
+#[cold]
+fn out_of_memory(size: usize) -> ! {
+    crate::diag::fatal(format_args!(
+        "cannot allocate {size} bytes for the heap's own tables (the address space is full); aborting"
+    ))
+}
+
 // SAFETY: every block handed out is exclusively the caller's until it is given back: small
 // blocks come from a free list or a fresh carve under the lock, large ones are their own
 // mapping; alignment is as documented in the module comment.
 unsafe impl GlobalAlloc for MetaHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match class_of(layout) {
+        let block = match class_of(layout) {
             Some(class) => POOLS.lock().take(class),
             None => map_large(layout),
+        };
+        if block.is_null() {
+            out_of_memory(layout.size());
         }
+        block
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

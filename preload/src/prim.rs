@@ -96,12 +96,6 @@ pub(crate) fn thread_id() -> usize {
     unsafe { libc::pthread_self() as usize }
 }
 
-/// Gives the processor to another thread.
-pub(crate) fn yield_now() {
-    // SAFETY: sched_yield has no preconditions.
-    unsafe { libc::sched_yield() };
-}
-
 /// Aborts the process (SIGABRT).
 pub(crate) fn abort() -> ! {
     // SAFETY: abort has no preconditions; it does not return.
