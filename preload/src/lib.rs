@@ -93,8 +93,8 @@ fn bad_pointer(func: &str, ptr: *mut c_void, why: BadPointer) -> ! {
 enum Found {
     /// A block of a slab (the fast mode's small blocks).
     Small { class: usize },
-    /// A block of arena `arena`'s core, at window offset `off`, of `size` requested bytes.
-    Large { arena: usize, off: usize, size: usize },
+    /// A block of an arena's core, of `size` requested bytes.
+    Large { size: usize },
 }
 
 /// The window offset of `ptr` and its arena, or the abort for a foreign pointer.
@@ -119,7 +119,7 @@ fn find(setup: &Setup, func: &str, ptr: *mut c_void) -> Found {
 #[inline(never)]
 fn find_large(func: &str, ptr: *mut c_void, (off, i): (usize, usize)) -> Found {
     match arena::lock_started(i).and_then(|arena| arena.size_of(off)) {
-        Some(size) => Found::Large { arena: i, off, size },
+        Some(size) => Found::Large { size },
         None => bad_pointer(func, ptr, BadPointer::NotLive),
     }
 }
@@ -258,30 +258,33 @@ fn resize(setup: &Setup, func: &str, ptr: *mut c_void, size: usize) -> *mut c_vo
         free_block(setup, func, ptr, true);
         return ptr::null_mut();
     }
-    let off = ptr as usize - setup.window.base;
+    let (off, i) = locate(setup, func, ptr);
+    // Large stays large: the policy resizes it, in one hold of the arena's lock.
+    let small_now = setup.front && arena::in_slab(setup, i, off);
+    let small_after = setup.front && size <= SMALL_MAX;
+    if !small_now && !small_after {
+        // The core resizes in place or moves the block.
+        let Some(mut guard) = arena::lock_started(i) else { bad_pointer(func, ptr, BadPointer::NotLive) };
+        let Some(old) = guard.size_of(off) else {
+            drop(guard);
+            bad_pointer(func, ptr, BadPointer::NotLive)
+        };
+        let new = guard.reallocate(setup, off, old, size).map(|new| setup.window.addr(new));
+        record(setup, b'r', &[Field::Num(off), Field::Num(size), result(setup, new)]);
+        drop(guard);
+        if new.is_some() {
+            count_freed(setup, usable(old));
+            count_live(setup, usable(size));
+        }
+        return finish(setup, new);
+    }
     let old_usable = match find(setup, func, ptr) {
         Found::Small { class } if size <= SMALL_MAX && class_of(size) == class => {
             record(setup, b'r', &[Field::Num(off), Field::Num(size), Field::Addr(Some(off))]);
             return ptr;
         }
         Found::Small { class } => class_size(class),
-        Found::Large { arena, off, size: old } if !(setup.front && size <= SMALL_MAX) => {
-            // The core resizes in place or moves the block, inside the arena's lock.
-            let Some(mut guard) = arena::lock_started(arena) else { bad_pointer(func, ptr, BadPointer::NotLive) };
-            if guard.size_of(off) != Some(old) {
-                drop(guard);
-                bad_pointer(func, ptr, BadPointer::NotLive);
-            }
-            let new = guard.reallocate(setup, off, old, size).map(|new| setup.window.addr(new));
-            record(setup, b'r', &[Field::Num(off), Field::Num(size), result(setup, new)]);
-            drop(guard);
-            if new.is_some() {
-                count_freed(setup, usable(old));
-                count_live(setup, usable(size));
-            }
-            return finish(setup, new);
-        }
-        Found::Large { size: old, .. } => usable(old),
+        Found::Large { size: old } => usable(old),
     };
     // Moved between a slab and the core, or between slabs: a new block, a copy, a free.
     let Some(new) = allocate(setup, size, MIN_ALIGN, false) else {
@@ -437,6 +440,6 @@ pub unsafe extern "C" fn malloc_usable_size(ptr: *mut c_void) -> usize {
     count(setup, Call::UsableSize);
     match find(setup, "malloc_usable_size", ptr) {
         Found::Small { class } => class_size(class),
-        Found::Large { size, .. } => usable(size.max(1)),
+        Found::Large { size } => usable(size.max(1)),
     }
 }

@@ -22,7 +22,7 @@ use core::hint::spin_loop;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use crate::prim::{self, futex_wait, futex_wake_one};
+use crate::prim::{futex_wait, futex_wake_one};
 
 /// The lock word's states.
 const UNLOCKED: u32 = 0;
@@ -36,7 +36,7 @@ const SPIN_ROUNDS: u32 = 6;
 /// A value guarded by a futex lock.
 pub(crate) struct Lock<T> {
     state: AtomicU32,
-    /// The holder's [`prim::thread_id`], 0 when unlocked (written by the holder only).
+    /// The holder's [`thread_id`], 0 when unlocked (written by the holder only).
     holder: AtomicUsize,
     value: UnsafeCell<T>,
 }
@@ -64,7 +64,7 @@ impl<T> Lock<T> {
         // (but not while asleep, when this thread holds nothing).
         let outer = begin_change(self.id());
         self.acquire(outer);
-        self.holder.store(prim::thread_id(), Ordering::Relaxed);
+        self.holder.store(thread_id(), Ordering::Relaxed);
         end_change(outer);
     }
 
@@ -84,7 +84,7 @@ impl<T> Lock<T> {
     /// (Only a signal landing between this thread's failed attempt and its next, while
     /// another thread is between taking the lock and writing its name, is misread.)
     pub(crate) fn lock_for_fork(&self) -> bool {
-        let me = prim::thread_id();
+        let me = thread_id();
         if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             self.holder.store(me, Ordering::Relaxed);
             return true;
@@ -159,6 +159,13 @@ crate::tls::zeroed_thread_local! {
     /// The lock (its address) the calling thread is taking or releasing, 0 when none: a
     /// signal handler that interrupted it there knows the lock is its own thread's.
     fn changing() -> *mut usize = "memalloc_preload_lock_changing";
+}
+
+/// An identity of the calling thread, unique among live threads: the address of its
+/// [`changing`] word (no call, unlike `pthread_self`).
+#[inline(always)]
+fn thread_id() -> usize {
+    changing() as usize
 }
 
 /// Marks the lock `id` as being changed by this thread; returns the mark it replaces (a

@@ -90,12 +90,6 @@ pub(crate) fn pid_and_ppid() -> (u32, u32) {
     unsafe { (libc::getpid() as u32, libc::getppid() as u32) }
 }
 
-/// An identity of the calling thread, unique among live threads.
-pub(crate) fn thread_id() -> usize {
-    // SAFETY: pthread_self has no preconditions.
-    unsafe { libc::pthread_self() as usize }
-}
-
 /// Aborts the process (SIGABRT).
 pub(crate) fn abort() -> ! {
     // SAFETY: abort has no preconditions; it does not return.
