@@ -18,13 +18,11 @@
 //!   registered (glibc may call `calloc` while registering) and after it ran (other
 //!   destructors may still call `malloc`), the thread's calls go straight to its arena.
 //!
-//! A cache is a `thread_local` without a destructor (plain data), so it costs no
-//! allocation and no registration with Rust's runtime.
+//! A cache is a thread-local variable that starts as zero bytes (`tls.rs`), without a
+//! destructor, so it costs no allocation and no registration with Rust's runtime.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering};
-
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::arena;
 use crate::prim;
@@ -75,10 +73,10 @@ static NEXT_ARENA: AtomicUsize = AtomicUsize::new(0);
 #[inline(always)]
 fn with<R>(f: impl FnOnce(&mut ThreadCache) -> R) -> R {
     let cache = cache();
-    // SAFETY: the cache is this thread's own (valid for the thread's life, zero bytes or
-    // a cache written by this thread, so a valid `ThreadCache`); `with` is never nested (no `f` calls into
-    // the allocator), so this is the only reference to it. (A signal handler that calls
-    // `malloc` while its thread is inside `malloc` is outside the C contract.)
+    // SAFETY: the cache is this thread's own, valid for the thread's life (zero bytes or a
+    // cache written by this thread: a valid `ThreadCache`); `with` is never nested (no `f`
+    // calls into the allocator), so this is the only reference to it. (A signal handler
+    // that calls `malloc` while its thread is inside `malloc` is outside the C contract.)
     f(unsafe { &mut *cache })
 }
 
@@ -299,8 +297,21 @@ pub(crate) fn put(setup: &Setup, addr: usize, class: usize) {
 
 /// Gives the blocks of the 0-terminated `list`, all of `class`, back to their arenas: each
 /// run of one arena's blocks onto its returned stack, or to its slabs when that is full.
-fn give_back(setup: &Setup, mut list: usize, class: usize) {
+fn give_back(setup: &Setup, list: usize, class: usize) {
+    for_each_run(setup, list, |i, first, last, n| {
+        if !push_returned(i, class, first, last, n) {
+            end_run(last);
+            give_to_slabs(setup, i, first);
+        }
+    });
+}
+
+/// Cuts the 0-terminated `list` of free blocks this thread holds into runs of blocks of
+/// one arena and calls `f(arena, first, last, length)` on each, in order. A run's last
+/// block still links to the next run when `f` gets it: `f` may relink it.
+fn for_each_run(setup: &Setup, mut list: usize, mut f: impl FnMut(usize, usize, usize, u32)) {
     let window = setup.window;
+    // Every slab lies in the window, so every block has an arena.
     let owner = |block: usize| window.locate(block).map_or(usize::MAX, |(_, i)| i);
     while list != 0 {
         let (first, i) = (list, owner(list));
@@ -317,12 +328,14 @@ fn give_back(setup: &Setup, mut list: usize, class: usize) {
                 n += 1;
             }
         }
-        if !push_returned(i, class, first, last, n) {
-            // SAFETY: as above; the run now ends at `last`.
-            unsafe { *(last as *mut usize) = 0 };
-            give_to_slabs(setup, i, first);
-        }
+        f(i, first, last, n);
     }
+}
+
+/// Ends a run at its block `last` (a free block this thread holds).
+fn end_run(last: usize) {
+    // SAFETY: the block is free and this thread's; its first word is the link.
+    unsafe { *(last as *mut usize) = 0 };
 }
 
 /// Gives the 0-terminated run `list` of arena `i`'s free blocks back to their slabs, under
@@ -340,8 +353,7 @@ fn give_to_slabs(setup: &Setup, i: usize, mut list: usize) {
 
 /// Gives one free small block back to its slab.
 fn give_back_one(setup: &Setup, addr: usize) {
-    // SAFETY: a lone block: the list it starts ends here.
-    unsafe { *(addr as *mut usize) = 0 };
+    end_run(addr);
     if let Some((_, i)) = setup.window.locate(addr) {
         give_to_slabs(setup, i, addr);
     }
@@ -352,45 +364,37 @@ fn give_back_one(setup: &Setup, addr: usize) {
 /// address space runs short, so that the arenas can give back what lies above their heap
 /// tops.
 pub(crate) fn give_back_everything(setup: &Setup) {
-    let lists = with(|c| {
-        let lists = c.bins.map(|bin| bin.head);
-        c.bins = [Bin { head: 0, count: 0 }; CLASSES];
-        lists
-    });
-    let window = setup.window;
-    let mut give = |mut list: usize| {
-        while list != 0 {
-            let block = list;
-            // SAFETY: the list's blocks are free and this thread's; first words link them.
-            list = unsafe { *(block as *const usize) };
-            // SAFETY: as above; the block leaves the list alone.
-            unsafe { *(block as *mut usize) = 0 };
-            if let Some((_, i)) = window.locate(block) {
-                give_to_slabs(setup, i, block);
-            }
-        }
+    let to_slabs = |list| {
+        for_each_run(setup, list, |i, first, last, _| {
+            end_run(last);
+            give_to_slabs(setup, i, first);
+        })
     };
-    lists.into_iter().for_each(&mut give);
-    for stacks in RETURNED.iter().take(window.arenas) {
+    take_bins().into_iter().for_each(to_slabs);
+    for stacks in RETURNED.iter().take(setup.window.arenas) {
         for stack in stacks {
             let list = stack.head.swap(0, Ordering::Acquire);
             stack.count.store(0, Ordering::Relaxed);
-            give(list);
+            to_slabs(list);
         }
     }
+}
+
+/// Empties the calling thread's bins: their lists, by class.
+fn take_bins() -> [usize; CLASSES] {
+    with(|c| {
+        let lists = c.bins.map(|bin| bin.head);
+        c.bins = [Bin { head: 0, count: 0 }; CLASSES];
+        lists
+    })
 }
 
 /// The destructor of the threads' exit key: the exiting thread's cache goes back.
 pub(crate) unsafe extern "C" fn thread_exit(_: *mut c_void) {
     let Some(setup) = setup_if_started() else { return };
     let errno = prim::errno();
-    let lists = with(|c| {
-        c.state = State::Gone;
-        let lists = c.bins.map(|bin| bin.head);
-        c.bins = [Bin { head: 0, count: 0 }; CLASSES];
-        lists
-    });
-    for (class, list) in lists.into_iter().enumerate() {
+    with(|c| c.state = State::Gone);
+    for (class, list) in take_bins().into_iter().enumerate() {
         give_back(setup, list, class);
     }
     if setup.stats.is_some() {

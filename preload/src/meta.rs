@@ -316,14 +316,13 @@ unsafe impl GlobalAlloc for MetaHeap {
             }
             _ => {}
         }
-        // SAFETY: `new_layout` has a non-zero size (GlobalAlloc::realloc's contract).
+        // SAFETY: `new_layout` has a non-zero size (GlobalAlloc::realloc's contract). The
+        // block is never null: `alloc` ends the process instead.
         let new = unsafe { self.alloc(new_layout) };
-        if !new.is_null() {
-            // SAFETY: both blocks are live, distinct, and at least this long.
-            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
-            // SAFETY: `ptr` was allocated with `layout` and is not used again.
-            unsafe { self.dealloc(ptr, layout) };
-        }
+        // SAFETY: both blocks are live, distinct, and at least this long.
+        unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+        // SAFETY: `ptr` was allocated with `layout` and is not used again.
+        unsafe { self.dealloc(ptr, layout) };
         new
     }
 }
