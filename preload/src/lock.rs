@@ -84,14 +84,13 @@ impl<T> Lock<T> {
     /// (Only a signal landing between this thread's failed attempt and its next, while
     /// another thread is between taking the lock and writing its name, is misread.)
     pub(crate) fn lock_for_fork(&self) -> bool {
-        let me = thread_id();
-        if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            self.holder.store(me, Ordering::Relaxed);
-            return true;
-        }
+        // Nothing here takes the lock before `lock_raw` has marked it: a fork handler nested
+        // in this one (a signal landing after the lock is taken, before its holder is
+        // written) must see the mark.
         let holder = self.holder.load(Ordering::Relaxed);
         // SAFETY: the calling thread's own word (see `changing`).
-        let mine = holder == me || (holder == 0 && unsafe { *changing() } == self.id());
+        let marked = unsafe { *changing() } == self.id();
+        let mine = self.state.load(Ordering::Relaxed) != UNLOCKED && (holder == thread_id() || (holder == 0 && marked));
         if mine {
             return false;
         }
