@@ -950,17 +950,17 @@ fn size_of_gives_the_live_size() {
 fn free_at_frees_without_the_size_and_merges() {
     for policy in POLICIES {
         let mut heap = four_blocks(policy);
-        heap.free_at(20).unwrap();
+        assert_eq!(heap.free_at(20), Ok(30), "returns the size it freed");
         check(&heap);
-        heap.free_at(50).unwrap();
+        assert_eq!(heap.free_at(50), Ok(40));
         check(&heap);
         assert_eq!(heap.to_string(), "[Allocated(0-19)] [Free(20-89)] [Allocated(90-99)]");
         assert_rejected(&mut heap, Error::NotAllocated, |h| h.free_at(20));
         assert_rejected(&mut heap, Error::NotAllocated, |h| h.free_at(5));
         assert_rejected(&mut heap, Error::InvalidAddress, |h| h.free_at(100));
         assert_rejected(&mut heap, Error::InvalidAddress, |h| h.free_at(usize::MAX));
-        heap.free_at(0).unwrap();
-        heap.free_at(90).unwrap();
+        assert_eq!(heap.free_at(0), Ok(20));
+        assert_eq!(heap.free_at(90), Ok(10));
         check(&heap);
         assert_eq!(heap.blocks(), [free_block(0, 100)]);
     }

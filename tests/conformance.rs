@@ -277,7 +277,7 @@ impl Run {
     }
 
     #[track_caller]
-    fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+    fn free_at(&mut self, addr: usize) -> Result<usize, Error> {
         self.step(format!("free_at({addr})"), |h| h.free_at(addr), |m, _| m.free_at(addr))
     }
 
@@ -706,7 +706,7 @@ fn freeing_everything_merges_back_to_the_initial_map(policy: Policy) {
             }
             for (addr, size) in live {
                 match order {
-                    "free_at" => run.free_at(addr).unwrap(),
+                    "free_at" => assert_eq!(run.free_at(addr), Ok(size), "free_at returns the size"),
                     "shrink first" => {
                         let at = run.reallocate(addr, size, size.div_ceil(2)).unwrap();
                         assert_eq!(at, addr, "a shrink stays in place");

@@ -539,11 +539,21 @@ impl MemoryAllocator {
         result
     }
 
-    /// Frees the live allocation at `addr` without repeating its size.
+    /// Frees the live allocation at `addr` without repeating its size; returns the size it
+    /// had, as requested (one lookup where [`MemoryAllocator::size_of`] then
+    /// [`MemoryAllocator::free`] take two).
+    ///
+    /// ```
+    /// # use memalloc_core::MemoryAllocator;
+    /// let mut heap = MemoryAllocator::new(100).unwrap();
+    /// let a = heap.allocate(30).unwrap();
+    /// assert_eq!(heap.free_at(a), Ok(30));
+    /// assert!(heap.free_at(a).is_err());
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAddress`] or [`Error::NotAllocated`], as [`MemoryAllocator::size_of`].
-    pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+    pub fn free_at(&mut self, addr: usize) -> Result<usize, Error> {
         let result = on_heap!(&mut self.heap, heap => heap.free_at(addr));
         self.checked("free_at");
         result

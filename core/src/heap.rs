@@ -249,22 +249,22 @@ impl<I: Index> Heap<I> {
         Ok(())
     }
 
-    /// Frees the live allocation at `addr` without repeating its size.
-    pub(crate) fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+    /// Frees the live allocation at `addr` without repeating its size; the size it had.
+    pub(crate) fn free_at(&mut self, addr: usize) -> Result<usize, Error> {
         if addr >= self.capacity {
             return Err(Error::InvalidAddress);
         }
         let found = self.find(addr).ok_or(Error::NotAllocated)?;
-        self.free_found(found);
-        Ok(())
+        Ok(self.free_found(found))
     }
 
     /// Frees the live allocation `found` (as the live table found it): out of the table,
     /// its attributes dropped, its footprint back to free space, the counters updated. The
     /// one way out for an allocation: `free`, `free_at`, `free_tagged`, a `reallocate`
     /// that moves and `compact` all end here.
+    /// Returns the allocation's size, as requested.
     #[inline]
-    fn free_found(&mut self, found: Found) {
+    fn free_found(&mut self, found: Found) -> usize {
         let size = self.blocks.used(found.id).size;
         let footprint = self.footprint(size).expect("a live allocation's footprint fits");
         self.attributes.remove(found.id);
@@ -272,6 +272,7 @@ impl<I: Index> Heap<I> {
         self.allocated -= size;
         self.padding -= footprint - size;
         self.index.give(&mut self.blocks, found.id, footprint);
+        size
     }
 
     /// The size of the live allocation at `addr`, as requested.

@@ -90,7 +90,7 @@ impl Model {
     }
 
     /// `free_at(addr)` gave `got`.
-    pub fn free_at(&mut self, addr: usize, got: Result<(), Error>) -> Result<(), String> {
+    pub fn free_at(&mut self, addr: usize, got: Result<usize, Error>) -> Result<(), String> {
         let want = support::result(self.model.free_at(addr));
         if want.is_ok() {
             self.forget(addr);

@@ -510,10 +510,10 @@ impl Model {
         self.live.get(&addr).copied().ok_or(Error::NotAllocated)
     }
 
-    /// `free_at(addr)`.
-    pub fn free_at(&mut self, addr: usize) -> Result<(), Error> {
+    /// `free_at(addr)`: the size freed.
+    pub fn free_at(&mut self, addr: usize) -> Result<usize, Error> {
         let size = self.size_of(addr)?;
-        self.free(addr, size)
+        self.free(addr, size).map(|()| size)
     }
 
     /// `reallocate(addr, old, new)`, given the library's address `got` (for the policy's
@@ -757,7 +757,7 @@ mod tests {
         assert_eq!((model.allocated(), model.padding(), model.free_units()), (3, 11, 16));
         assert_eq!(model.reallocate(0, 3, 9, None), Ok(0), "grows in place into the free block after it");
         assert_eq!(model.reallocate(0, 9, 25, None), Err(Error::OutOfMemory), "32 units do not fit");
-        assert_eq!(model.free_at(0), Ok(()));
+        assert_eq!(model.free_at(0), Ok(9), "the size it had after the grow");
         assert_eq!(model.free_blocks(), [(0, 24)]);
     }
 

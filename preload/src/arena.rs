@@ -241,14 +241,14 @@ impl Arena {
         self.core.size_of(off - self.start).ok()
     }
 
-    /// Frees the live large block at `off` of `size` bytes (from [`Arena::size_of`]).
-    pub(crate) fn free(&mut self, off: usize, size: usize) {
+    /// Frees the live large block at `off`: the size it had, or `None` when no live
+    /// block starts there (nothing changes).
+    pub(crate) fn free_at(&mut self, off: usize) -> Option<usize> {
         let rel = off - self.start;
-        if let Err(e) = self.core.free(rel, size) {
-            diag::fatal(format_args!("internal error: freeing a live block failed: {e}"));
-        }
+        let size = self.core.free_at(rel).ok()?;
         self.chunks.remove(rel, usable(size));
         self.chunks.maybe_flush();
+        Some(size)
     }
 
     /// Resizes the live large block `(off, old)` to `new` (> 0) bytes, moving the contents
@@ -325,7 +325,9 @@ impl Arena {
     pub(crate) fn give_chunk(&mut self, off: usize) {
         let rel = off - self.start;
         self.chunks.set_slab(rel, false);
-        self.free(off, CHUNK);
+        if self.free_at(off) != Some(CHUNK) {
+            diag::fatal(format_args!("internal error: a slab's chunk was not live"));
+        }
     }
 
     /// The core allocator (for the exit summary).

@@ -222,14 +222,16 @@ fn free_block(setup: &Setup, func: &str, ptr: *mut c_void, traced: bool) {
 #[inline(never)]
 fn free_large(setup: &Setup, func: &str, ptr: *mut c_void, (off, i): (usize, usize), traced: bool) {
     let Some(mut arena) = arena::lock_started(i) else { bad_pointer(func, ptr, BadPointer::NotLive) };
-    let Some(size) = arena.size_of(off) else {
+    // One lookup finds and frees the block; the trace line is written under the same hold
+    // of the lock, so the trace keeps the order in which the arena saw the calls.
+    let Some(size) = arena.free_at(off) else {
         drop(arena);
         bad_pointer(func, ptr, BadPointer::NotLive)
     };
     if traced {
         record(setup, b'f', &[Field::Num(off)]);
     }
-    arena.free(off, size);
+    drop(arena);
     count_freed(setup, usable(size.max(1)));
 }
 

@@ -279,11 +279,25 @@ pub(crate) fn set_thread_value(key: libc::pthread_key_t, value: *mut c_void) -> 
 }
 
 unsafe extern "C" {
+    /// glibc's "no thread was ever created" flag (`<sys/single_threaded.h>`, since 2.32):
+    /// cleared by `pthread_create` before the new thread starts.
+    static __libc_single_threaded: libc::c_char;
     /// glibc's lock over the list of open `FILE`s, which `fork` takes after running the
     /// prepare handlers (exported by glibc since 2.2.5).
     fn _IO_list_lock();
     fn _IO_list_unlock();
     fn _IO_list_resetlock();
+}
+
+/// Whether the calling thread is the process's only thread (glibc's
+/// `__libc_single_threaded`). While it is, it stays so until this thread itself calls
+/// `pthread_create`, whose new thread sees everything written before; so a lock may be
+/// taken without an atomic read-modify-write, as glibc's `malloc` does (`SINGLE_THREAD_P`).
+#[inline(always)]
+pub(crate) fn single_threaded() -> bool {
+    // SAFETY: a byte that glibc exports for reading, valid for the process's life; read
+    // volatile because pthread_create may clear it between two calls.
+    unsafe { ptr::read_volatile(&raw const __libc_single_threaded) != 0 }
 }
 
 /// Takes stdio's list lock (recursive: `fork` takes it again after the prepare handlers).

@@ -517,7 +517,7 @@ pub unsafe extern "C" fn ma_free(a: *mut ma_allocator, addr: usize, size: usize)
 pub unsafe extern "C" fn ma_free_at(a: *mut ma_allocator, addr: usize) -> ma_status {
     boundary(|| {
         // SAFETY: the caller's guarantee on `a`.
-        unsafe { handle(a) }?.inner.lock().free_at(addr)
+        unsafe { handle(a) }?.inner.lock().free_at(addr).map(drop)
     })
 }
 
