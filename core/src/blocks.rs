@@ -465,3 +465,70 @@ impl<W: Words> BlockTable<W> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Allocated blocks end at their requested size in these tests.
+    fn footprint(size: usize) -> Option<usize> {
+        Some(size)
+    }
+
+    /// `[used 0..30] [free 30..60] [used 60..100]`; the ids of the three blocks.
+    fn three_blocks() -> (BlockTable<()>, u32, u32, u32) {
+        let mut table = BlockTable::<()>::new();
+        let whole = table.push_free(0, 100);
+        table.set_free_extent(whole, 30, 70);
+        let a = table.insert_used_before(BlockRef::free(whole), 0, 30);
+        table.set_free_extent(whole, 30, 30);
+        let c = table.insert_used_after(BlockRef::free(whole), 60, 40);
+        table.check(100, footprint).unwrap();
+        (table, a, whole, c)
+    }
+
+    /// `check` on a table broken by `plant` fails and names the broken invariant.
+    #[track_caller]
+    fn assert_caught(plant: impl FnOnce(&mut BlockTable<()>, (u32, u32, u32)), usable: usize, message: &str) {
+        let (mut table, a, b, c) = three_blocks();
+        plant(&mut table, (a, b, c));
+        let error = table.check(usable, footprint).expect_err("the planted fault was not caught");
+        assert!(error.contains(message), "expected {message:?}, got {error:?}");
+    }
+
+    #[test]
+    fn a_consistent_table_checks_and_walks_in_address_order() {
+        let (table, a, b, c) = three_blocks();
+        let walked: Vec<_> = table.walk().collect();
+        assert_eq!(walked, [(BlockRef::used(a), 0), (BlockRef::free(b), 30), (BlockRef::used(c), 60)]);
+        assert_eq!((table.free_units(), table.free_blocks(), table.used_blocks()), (30, 1, 2));
+        assert_eq!(table.block_at(table.first, 59), BlockRef::free(b));
+    }
+
+    #[test]
+    fn check_catches_each_planted_fault() {
+        // A slot in use that no link reaches, of either kind (each alone is an error).
+        assert_caught(
+            |t, _| {
+                t.used.add(UsedBlock { start: 0, size: 5, prev: BlockRef::NIL, next: BlockRef::NIL });
+            },
+            100,
+            "not on the address list",
+        );
+        assert_caught(
+            |t, _| {
+                let leaked = FreeBlock { start: 0, size: 5, prev: BlockRef::NIL, next: BlockRef::NIL, words: () };
+                t.free.add(leaked);
+            },
+            100,
+            "not on the address list",
+        );
+        assert_caught(|t, (a, _, c)| t.used[c].prev = BlockRef::used(a), 100, "links back to");
+        assert_caught(|t, (_, b, _)| t.free[b].start = 31, 100, "gap or overlap");
+        assert_caught(|t, (a, ..)| t.used[a].size = 29, 100, "gap or overlap");
+        assert_caught(|t, (a, ..)| t.used[a].size = 0, 100, "has size 0");
+        assert_caught(|t, (a, ..)| t.used[a].next = BlockRef::used(a), 100, "listed twice");
+        assert_caught(|t, _| t.free_units += 1, 100, "free units counter");
+        assert_caught(|_, _| {}, 101, "the blocks end at 100");
+    }
+}
