@@ -1168,4 +1168,32 @@ mod tests {
         wrong.corrupt_root(false);
         assert!(wrong.check().is_err());
     }
+
+    #[test]
+    fn the_check_catches_a_leftover_slot_and_a_key_above_its_leaf() {
+        let mut tree = BlockTree::<AddressOrder, 2, 4>::new();
+        for k in 0..40 {
+            tree.insert(k * 32, 16, k as u32);
+        }
+        tree.check().unwrap();
+        // Ascending inserts fill every leaf; a removal leaves one with a spare slot.
+        tree.remove(20 * 32, 16, 20);
+        tree.check().unwrap();
+        let first = tree.seek(0).leaf;
+        let spare = (0..40).map(|k| tree.seek(k * 32).leaf).find(|&leaf| tree.leaves[leaf].len < 2);
+        let spare = spare.expect("a leaf with a slot past its length");
+
+        // One field of a slot past the length left behind (each field alone counts).
+        let mut leftover = tree.clone();
+        let len = leftover.leaves[spare].len;
+        leftover.leaves[spare].sizes[len] = 16;
+        assert!(leftover.check().unwrap_err().contains("past its length"));
+
+        // The first leaf's last block moved above the next leaf's lowest key: still in order
+        // inside its leaf, but outside the range its parent routes to it.
+        let mut misplaced = tree.clone();
+        let last = misplaced.leaves[first].len - 1;
+        misplaced.leaves[first].starts[last] = 40 * 32;
+        assert!(misplaced.check().unwrap_err().contains("outside its leaf's key range"));
+    }
 }
