@@ -261,8 +261,7 @@ impl<I: Index> Heap<I> {
     /// Frees the live allocation `found` (as the live table found it): out of the table,
     /// its attributes dropped, its footprint back to free space, the counters updated. The
     /// one way out for an allocation: `free`, `free_at`, `free_tagged`, a `reallocate`
-    /// that moves and `compact` all end here.
-    /// Returns the allocation's size, as requested.
+    /// that moves and `compact` all end here. Returns the allocation's size, as requested.
     #[inline]
     fn free_found(&mut self, found: Found) -> usize {
         let size = self.blocks.used(found.id).size;
