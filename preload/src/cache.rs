@@ -113,6 +113,16 @@ struct Returned {
     count: AtomicU32,
 }
 
+impl Returned {
+    /// Empties the stack whole: its list of blocks, linked and 0-terminated (0 if empty),
+    /// now the calling thread's.
+    fn take_all(&self) -> usize {
+        let first = self.head.swap(0, Ordering::Acquire);
+        self.count.store(0, Ordering::Relaxed);
+        first
+    }
+}
+
 static RETURNED: [[Returned; CLASSES]; MAX_ARENAS] =
     [const { [const { Returned { head: AtomicUsize::new(0), count: AtomicU32::new(0) } }; CLASSES] }; MAX_ARENAS];
 
@@ -146,11 +156,10 @@ fn pop_returned(i: usize, class: usize) -> Option<(usize, u32)> {
     if stack.head.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    let first = stack.head.swap(0, Ordering::Acquire);
+    let first = stack.take_all();
     if first == 0 {
         return None;
     }
-    stack.count.store(0, Ordering::Relaxed);
     let (mut last, mut n) = (first, 1);
     // SAFETY: the stack's blocks are free and, once swapped out, this thread's alone; the
     // Acquire swap makes their links (written before each Release push) visible.
@@ -373,9 +382,7 @@ pub(crate) fn give_back_everything(setup: &Setup) {
     take_bins().into_iter().for_each(to_slabs);
     for stacks in RETURNED.iter().take(setup.window.arenas) {
         for stack in stacks {
-            let list = stack.head.swap(0, Ordering::Acquire);
-            stack.count.store(0, Ordering::Relaxed);
-            to_slabs(list);
+            to_slabs(stack.take_all());
         }
     }
 }

@@ -1153,13 +1153,20 @@ mod tests {
         tree.check().unwrap();
     }
 
-    #[test]
-    fn the_check_catches_a_stale_max_and_a_wrong_key() {
+    /// A tree of tiny nodes holding blocks `[32k, 32k + 16)` (slot `k`) for `k < 40`,
+    /// inserted in ascending order; checked.
+    fn forty_blocks() -> BlockTree<AddressOrder, 2, 4> {
         let mut tree = BlockTree::<AddressOrder, 2, 4>::new();
         for k in 0..40 {
             tree.insert(k * 32, 16, k as u32);
         }
         tree.check().unwrap();
+        tree
+    }
+
+    #[test]
+    fn the_check_catches_a_stale_max_and_a_wrong_key() {
+        let tree = forty_blocks();
         assert!(tree.height() >= 2);
         let mut stale = tree.clone();
         stale.corrupt_root(true);
@@ -1171,11 +1178,7 @@ mod tests {
 
     #[test]
     fn the_check_catches_a_leftover_slot_and_a_key_above_its_leaf() {
-        let mut tree = BlockTree::<AddressOrder, 2, 4>::new();
-        for k in 0..40 {
-            tree.insert(k * 32, 16, k as u32);
-        }
-        tree.check().unwrap();
+        let mut tree = forty_blocks();
         // Ascending inserts fill every leaf; a removal leaves one with a spare slot.
         tree.remove(20 * 32, 16, 20);
         tree.check().unwrap();
